@@ -1,0 +1,91 @@
+/** Label matchers (`=`, `!=`, `=~`, `!~`) with Prometheus's fully anchored regular expressions. */
+import type { Labels } from './labels.js';
+import { getLabel } from './labels.js';
+
+export const enum MatchType {
+  Equal = 0,
+  NotEqual = 1,
+  Regexp = 2,
+  NotRegexp = 3,
+}
+
+export const MATCH_OPERATORS = ['=', '!=', '=~', '!~'] as const;
+
+const regexCache = new Map<string, RegExp>();
+
+/**
+ * Compiles a Prometheus (RE2) regular expression as a JavaScript one, anchored at both ends and with
+ * `.` matching newlines (Prometheus compiles matchers with `(?s)`). Throws a SyntaxError naming the
+ * expression when JavaScript cannot compile it.
+ */
+export function compileAnchoredRegex(source: string): RegExp {
+  let re = regexCache.get(source);
+  if (re !== undefined) return re;
+  let body = source;
+  let flags = 'su';
+  // RE2 accepts leading inline flags such as (?i); JavaScript does not, so translate the common ones.
+  const m = /^\(\?([imsU]+)\)/.exec(body);
+  if (m) {
+    body = body.slice(m[0].length);
+    if (m[1]!.includes('i')) flags += 'i';
+    if (m[1]!.includes('m')) flags += 'm';
+  }
+  try {
+    re = new RegExp(`^(?:${body})$`, flags);
+  } catch {
+    // Some RE2 syntax is not valid under the `u` flag (for example `\-`); retry without it.
+    try {
+      re = new RegExp(`^(?:${body})$`, flags.replace('u', ''));
+    } catch (err) {
+      throw new SyntaxError(`invalid regular expression ${JSON.stringify(source)}: ${(err as Error).message}`);
+    }
+  }
+  if (regexCache.size > 10_000) regexCache.clear();
+  regexCache.set(source, re);
+  return re;
+}
+
+export class Matcher {
+  readonly type: MatchType;
+  readonly name: string;
+  readonly value: string;
+  private readonly re: RegExp | null;
+
+  constructor(type: MatchType, name: string, value: string) {
+    this.type = type;
+    this.name = name;
+    this.value = value;
+    this.re = type === MatchType.Regexp || type === MatchType.NotRegexp ? compileAnchoredRegex(value) : null;
+  }
+
+  matches(v: string): boolean {
+    switch (this.type) {
+      case MatchType.Equal:
+        return v === this.value;
+      case MatchType.NotEqual:
+        return v !== this.value;
+      case MatchType.Regexp:
+        return this.re!.test(v);
+      case MatchType.NotRegexp:
+        return !this.re!.test(v);
+    }
+  }
+
+  /** True when the matcher selects series that lack the label (it matches the empty string). */
+  matchesEmpty(): boolean {
+    return this.matches('');
+  }
+
+  matchesLabels(ls: Labels): boolean {
+    return this.matches(getLabel(ls, this.name));
+  }
+
+  toString(): string {
+    return `${this.name}${MATCH_OPERATORS[this.type]}${JSON.stringify(this.value)}`;
+  }
+}
+
+export function matchesAll(ms: readonly Matcher[], ls: Labels): boolean {
+  for (const m of ms) if (!m.matchesLabels(ls)) return false;
+  return true;
+}
