@@ -1,0 +1,117 @@
+/**
+ * What every serving role shares: config, logger, metrics, the TSDB, the HA tracker and KV, the receiver
+ * and the HTTP server, plus graceful shutdown. Role files only choose flags and defaults.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import { loadConfig, type Config } from '../config/index.js';
+import { HATracker, Receiver, createMemoryKV, createReceiveMetrics, type KV, type ReplicaDesc } from '../receive/index.js';
+import { createApp, createRegistry, registerTSDBMetrics } from '../server/index.js';
+import { limitsFor } from '../config/load.js';
+import { TSDB } from '../tsdb/index.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { logLevel, parseListenAddress } from './flags.js';
+import { Gauge } from 'prom-client';
+
+export interface Runtime {
+  cfg: Config;
+  logger: Logger;
+  db: TSDB;
+  receiver: Receiver;
+  url: string;
+  close(): Promise<void>;
+}
+
+async function createKV(cfg: Config): Promise<KV<ReplicaDesc>> {
+  const kvCfg = cfg.receive.ha_tracker.kvstore;
+  if (kvCfg.store === 'etcd') {
+    const { createEtcdKV } = await import('../receive/ha/kv-etcd.js');
+    const e = kvCfg.etcd!;
+    return createEtcdKV<ReplicaDesc>({
+      endpoints: e.endpoints,
+      prefix: kvCfg.prefix,
+      dialTimeoutMs: e.dial_timeout,
+      requestTimeoutMs: e.request_timeout,
+      ...(e.username ? { username: e.username, password: e.password } : {}),
+    });
+  }
+  return createMemoryKV<ReplicaDesc>();
+}
+
+export async function startServer(values: Record<string, unknown>, roleName: string): Promise<Runtime> {
+  const logger = createLogger(logLevel(values), { role: roleName });
+  const cfg = await loadConfig(values['config.file'] as string | undefined);
+  const { host, port } = parseListenAddress(values['web.listen-address'] as string);
+  const path = values['storage.tsdb.path'] as string;
+  let ready = false;
+
+  const registry = createRegistry();
+  const kv = await createKV(cfg);
+  const ha = cfg.receive.ha_tracker;
+  const tracker = new HATracker(kv, {
+    updateTimeoutMs: ha.update_timeout,
+    updateTimeoutJitterMaxMs: ha.update_timeout_jitter_max,
+    failoverTimeoutMs: ha.failover_timeout,
+  }, {
+    onElection: (tenant, cluster, replica) => logger.info('HA cluster seen for the first time; elected its first replica', { component: 'ha', tenant, cluster, replica }),
+  });
+  await tracker.sync();
+  logger.info('opening TSDB and replaying WALs', { path });
+  const db = await TSDB.open({
+    path,
+    headOptions: (tenant) => {
+      const l = limitsFor(cfg, tenant);
+      return { outOfOrderWindowMs: l.out_of_order_time_window, maxSeries: l.max_global_series_per_user, chunkRangeMs: cfg.storage.tsdb.block_range };
+    },
+    walSegmentBytes: cfg.storage.tsdb.wal_segment_size,
+    logger,
+  });
+  registerTSDBMetrics(registry, db);
+  const receiver = new Receiver(cfg, db, tracker, logger, createReceiveMetrics(registry));
+  new Gauge({
+    name: 'argus_receive_ha_standby_buffered_samples',
+    help: 'Samples of non-elected replicas kept for gapless failover.',
+    registers: [registry],
+    collect() {
+      this.set(receiver.bufferedStandbySamples());
+    },
+  });
+  const app = createApp({ receiver, db, registry, logger, isReady: () => ready });
+
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+    s.once('error', (err: Error) => reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`)));
+  });
+  const addr = server.address();
+  const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${boundPort}`;
+  ready = true;
+  logger.info('Argus is ready', { listen: `${host}:${boundPort}`, tenants: db.tenants().join(',') || undefined });
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      ready = false;
+      await new Promise<void>((r) => server.close(() => r()));
+      receiver.close();
+      await tracker.close();
+      await kv.close();
+      await db.close();
+    })());
+  return { cfg, logger, db, receiver, url, close };
+}
+
+/** Stops cleanly on SIGINT/SIGTERM: no new requests, queued WAL writes flushed. */
+export function handleSignals(rt: Runtime): void {
+  const stop = (sig: string) => {
+    rt.logger.info('shutting down', { signal: sig });
+    rt.close().then(
+      () => process.exit(0),
+      (err) => {
+        rt.logger.error('shutdown failed', { err });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}

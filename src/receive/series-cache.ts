@@ -1,0 +1,217 @@
+/**
+ * Finds the series of a received label set without making strings: the label bytes of the request are
+ * hashed and compared byte for byte against the entries of earlier requests. Only a miss decodes the
+ * labels, validates them and works out the HA cluster/replica and the labels to store.
+ */
+import type { DecodedWrite } from '../codec/index.js';
+import type { Limits } from '../config/schema.js';
+import type { Labels } from '../model/labels.js';
+import { METRIC_NAME, labelsToString } from '../model/labels.js';
+
+export interface SeriesEntry {
+  /** The received label pairs as `name 0xff value 0xfe ...` bytes, to confirm hash hits. */
+  readonly key: Uint8Array;
+  /** Why the series can never be accepted (permanent), or null. */
+  readonly reject: string | null;
+  /** What is stored: received labels without empty values and without the replica label of an HA pair. */
+  readonly labels: Labels;
+  /** Human-readable received series, for error messages. */
+  readonly text: string;
+  /** HA cluster and replica ('' when the series does not carry both labels). */
+  readonly cluster: string;
+  readonly replica: string;
+  readonly isCounter: boolean;
+  /** Head series ref, filled in at first append (0 = not yet created). */
+  ref: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function hashPairs(buf: Uint8Array, ranges: Uint32Array, from: number, to: number): number {
+  // FNV-1a over name 0xff value 0xfe; collisions are resolved by comparing bytes.
+  let h = 0x811c9dc5;
+  for (let j = from; j < to; j++) {
+    const o = j * 4;
+    const no = ranges[o]!;
+    const ne = no + ranges[o + 1]!;
+    for (let k = no; k < ne; k++) h = Math.imul(h ^ buf[k]!, 0x01000193);
+    h = Math.imul(h ^ 0xff, 0x01000193);
+    const vo = ranges[o + 2]!;
+    const ve = vo + ranges[o + 3]!;
+    for (let k = vo; k < ve; k++) h = Math.imul(h ^ buf[k]!, 0x01000193);
+    h = Math.imul(h ^ 0xfe, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function sameKey(key: Uint8Array, buf: Uint8Array, ranges: Uint32Array, from: number, to: number): boolean {
+  let p = 0;
+  for (let j = from; j < to; j++) {
+    const o = j * 4;
+    for (let f = 0; f < 2; f++) {
+      const off = ranges[o + 2 * f]!;
+      const len = ranges[o + 2 * f + 1]!;
+      if (p + len + 1 > key.length) return false;
+      for (let k = 0; k < len; k++) if (key[p + k] !== buf[off + k]) return false;
+      p += len;
+      if (key[p++] !== (f === 0 ? 0xff : 0xfe)) return false;
+    }
+  }
+  return p === key.length;
+}
+
+function makeKey(buf: Uint8Array, ranges: Uint32Array, from: number, to: number): Uint8Array {
+  let size = 0;
+  for (let j = from; j < to; j++) size += ranges[j * 4 + 1]! + ranges[j * 4 + 3]! + 2;
+  const key = new Uint8Array(size);
+  let p = 0;
+  for (let j = from; j < to; j++) {
+    const o = j * 4;
+    key.set(buf.subarray(ranges[o]!, ranges[o]! + ranges[o + 1]!), p);
+    p += ranges[o + 1]!;
+    key[p++] = 0xff;
+    key.set(buf.subarray(ranges[o + 2]!, ranges[o + 2]! + ranges[o + 3]!), p);
+    p += ranges[o + 3]!;
+    key[p++] = 0xfe;
+  }
+  return key;
+}
+
+/** Compares two byte ranges of `buf` as Go compares strings (bytewise). */
+function compareBytes(buf: Uint8Array, ao: number, al: number, bo: number, bl: number): number {
+  const n = Math.min(al, bl);
+  for (let i = 0; i < n; i++) {
+    const d = buf[ao + i]! - buf[bo + i]!;
+    if (d !== 0) return d;
+  }
+  return al - bl;
+}
+
+const COUNTER_SUFFIX = /_(total|count|bucket)$/;
+const METRIC_TYPE_COUNTER = 1; // io.prometheus.write.v2.Metadata.MetricType.METRIC_TYPE_COUNTER
+
+/** Builds the entry for a series not seen before: decode, validate, split off the HA labels. */
+function resolve(dec: DecodedWrite, i: number, key: Uint8Array, limits: Limits): SeriesEntry {
+  const { buf, labelRanges: r } = dec;
+  const from = dec.labelStart[i]!;
+  const to = dec.labelStart[i + 1]!;
+  const pairs: string[] = [];
+  let reject: string | null = null;
+  for (let j = from; j < to; j++) {
+    const o = j * 4;
+    let name: string;
+    let value: string;
+    try {
+      name = utf8.decode(buf.subarray(r[o]!, r[o]! + r[o + 1]!));
+      value = utf8.decode(buf.subarray(r[o + 2]!, r[o + 2]! + r[o + 3]!));
+    } catch {
+      const bad = String.fromCharCode(...buf.subarray(r[o]!, r[o]! + Math.min(r[o + 1]!, 64)));
+      return rejected(key, `{${pairs.join(', ')}}`, `label ${JSON.stringify(bad)} is not valid UTF-8`);
+    }
+    pairs.push(name, value);
+    if (reject !== null) continue;
+    if (name === '') reject = 'empty label name';
+    else if (j > from) {
+      const c = compareBytes(buf, r[o - 4]!, r[o - 3]!, r[o]!, r[o + 1]!);
+      if (c === 0) reject = `duplicate label name ${JSON.stringify(name)}`;
+      else if (c > 0) reject = `labels are not sorted by name (${JSON.stringify(name)} after ${JSON.stringify(pairs[pairs.length - 4])})`;
+    }
+    if (reject === null && limits.max_label_name_length > 0 && r[o + 1]! > limits.max_label_name_length) {
+      reject = `label name ${JSON.stringify(name.slice(0, 64))}… is ${r[o + 1]} bytes long (limit max_label_name_length=${limits.max_label_name_length})`;
+    }
+    if (reject === null && limits.max_label_value_length > 0 && r[o + 3]! > limits.max_label_value_length) {
+      reject = `value of label ${JSON.stringify(name)} is ${r[o + 3]} bytes long (limit max_label_value_length=${limits.max_label_value_length})`;
+    }
+  }
+  // Empty values mean "label absent" in Prometheus's data model; drop them before storing.
+  const kept: string[] = [];
+  let cluster = '';
+  let replica = '';
+  let metricName = '';
+  for (let k = 0; k < pairs.length; k += 2) {
+    const n = pairs[k]!;
+    const v = pairs[k + 1]!;
+    if (v === '') continue;
+    if (n === METRIC_NAME) metricName = v;
+    if (limits.accept_ha_samples && n === limits.ha_cluster_label) cluster = v;
+    if (limits.accept_ha_samples && n === limits.ha_replica_label) replica = v;
+    kept.push(n, v);
+  }
+  const text = labelsToString(Object.freeze(kept.slice()));
+  if (reject === null && metricName === '') reject = 'missing metric name (__name__ label)';
+  if (reject === null && limits.max_label_names_per_series > 0 && kept.length / 2 > limits.max_label_names_per_series) {
+    reject = `series has ${kept.length / 2} labels (limit max_label_names_per_series=${limits.max_label_names_per_series})`;
+  }
+  if (reject !== null) return rejected(key, text, reject);
+  let labels: Labels;
+  if (cluster !== '' && replica !== '') {
+    const idx = kept.indexOf(limits.ha_replica_label);
+    // indexOf can hit a value equal to the label name; names sit at even positions.
+    let at = idx;
+    while (at >= 0 && at % 2 === 1) at = kept.indexOf(limits.ha_replica_label, at + 1);
+    kept.splice(at, 2);
+    labels = Object.freeze(kept);
+  } else {
+    cluster = '';
+    replica = '';
+    labels = Object.freeze(kept);
+  }
+  const isCounter = dec.metricType[i] === METRIC_TYPE_COUNTER || (dec.metricType[i] === 0 && COUNTER_SUFFIX.test(metricName));
+  return { key, reject: null, labels, text, cluster, replica, isCounter, ref: 0 };
+}
+
+function rejected(key: Uint8Array, text: string, reason: string): SeriesEntry {
+  return { key, reject: reason, labels: Object.freeze([]), text, cluster: '', replica: '', isCounter: false, ref: 0 };
+}
+
+/** Per-tenant cache of received label sets. Bounded: cleared when it outgrows `maxEntries`. */
+export class SeriesCache {
+  private readonly map = new Map<number, SeriesEntry | SeriesEntry[]>();
+  private entries = 0;
+  private readonly maxEntries: number;
+  hits = 0;
+  misses = 0;
+
+  constructor(maxEntries = 4_000_000) {
+    this.maxEntries = maxEntries;
+  }
+
+  lookup(dec: DecodedWrite, i: number, limits: Limits): SeriesEntry {
+    const from = dec.labelStart[i]!;
+    const to = dec.labelStart[i + 1]!;
+    const h = hashPairs(dec.buf, dec.labelRanges, from, to);
+    const found = this.map.get(h);
+    if (found !== undefined) {
+      if (!Array.isArray(found)) {
+        if (sameKey(found.key, dec.buf, dec.labelRanges, from, to)) {
+          this.hits++;
+          return found;
+        }
+      } else {
+        for (const e of found) {
+          if (sameKey(e.key, dec.buf, dec.labelRanges, from, to)) {
+            this.hits++;
+            return e;
+          }
+        }
+      }
+    }
+    this.misses++;
+    const entry = resolve(dec, i, makeKey(dec.buf, dec.labelRanges, from, to), limits);
+    if (this.entries >= this.maxEntries) {
+      this.map.clear();
+      this.entries = 0;
+    }
+    if (found === undefined) this.map.set(h, entry);
+    else if (Array.isArray(found)) found.push(entry);
+    else this.map.set(h, [found, entry]);
+    this.entries++;
+    return entry;
+  }
+
+  /** Forgets everything (limits changed). */
+  clear(): void {
+    this.map.clear();
+    this.entries = 0;
+  }
+}

@@ -1,0 +1,2 @@
+export { createApp, type AppDeps } from './app.js';
+export { createRegistry, registerTSDBMetrics } from './metrics.js';

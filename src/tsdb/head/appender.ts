@@ -1,0 +1,118 @@
+/**
+ * Stages samples for one request in columns, then commits them: WAL write + fsync first, memory after, so
+ * nothing is visible that is not durable. Samples are validated at staging against the committed state
+ * and against what other in-flight appenders staged (`stagedT`), so concurrent requests cannot
+ * interleave out of order.
+ */
+import type { Labels } from '../../model/labels.js';
+import type { Appender, SeriesRef } from '../../storage/interface.js';
+import { StorageError } from '../../storage/errors.js';
+import { encodeSamplesRecord, encodeSeriesRecord } from '../wal/records.js';
+import type { Head } from './head.js';
+import { Appendable as Check, type MemSeries } from './series.js';
+
+const bitsF = new Float64Array(2);
+const bitsU = new Uint32Array(bitsF.buffer);
+
+export class HeadAppender implements Appender {
+  private readonly head: Head;
+  private refs = new Uint32Array(1024);
+  private ts = new Float64Array(1024);
+  private vs = new Float64Array(1024);
+  private n = 0;
+  private done = false;
+
+  constructor(head: Head) {
+    this.head = head;
+  }
+
+  oooWindowMs(): number {
+    return this.head.opts.outOfOrderWindowMs;
+  }
+
+  /** Number of samples staged. */
+  get size(): number {
+    return this.n;
+  }
+
+  /**
+   * The hot path used by the receiver: decides and stages one sample of a known series. Returns the
+   * outcome; `InOrder`/`OutOfOrderInWindow` were staged, `Duplicate` was dropped as identical, others
+   * are rejections for the caller to report.
+   */
+  stage(s: MemSeries, t: number, v: number): Check {
+    let c: Check;
+    if (t > s.stagedT && t > s.maxT) {
+      c = Check.InOrder;
+      s.stagedT = t;
+      s.stagedV = v;
+    } else if (t === s.stagedT && t > s.maxT) {
+      bitsF[0] = v;
+      bitsF[1] = s.stagedV;
+      // Another request staged the same sample (a retry): stage it again, the WAL and memory dedup it.
+      c = bitsU[0] === bitsU[2] && bitsU[1] === bitsU[3] ? Check.InOrder : Check.DuplicateTimestamp;
+    } else {
+      c = s.check(t, v, Math.max(s.maxT, s.stagedT), this.head.opts.outOfOrderWindowMs);
+    }
+    if (c === Check.InOrder || c === Check.OutOfOrderInWindow) this.push(s.ref, t, v);
+    return c;
+  }
+
+  private push(ref: number, t: number, v: number): void {
+    if (this.n === this.refs.length) {
+      const cap = this.n * 2;
+      const r = new Uint32Array(cap);
+      const ts = new Float64Array(cap);
+      const vs = new Float64Array(cap);
+      r.set(this.refs);
+      ts.set(this.ts);
+      vs.set(this.vs);
+      this.refs = r;
+      this.ts = ts;
+      this.vs = vs;
+    }
+    this.refs[this.n] = ref;
+    this.ts[this.n] = t;
+    this.vs[this.n] = v;
+    this.n++;
+  }
+
+  append(ref: SeriesRef, labels: Labels, t: number, v: number): SeriesRef {
+    let s = ref !== 0 ? this.head.getByRef(ref) : undefined;
+    if (s === undefined) s = this.head.getOrCreate(labels).series;
+    const c = this.stage(s, t, v);
+    switch (c) {
+      case Check.OutOfOrder:
+        throw new StorageError('out_of_order', `out of order sample at ${t} (newest is ${s.maxT})`);
+      case Check.TooOld:
+        throw new StorageError(
+          'too_old',
+          `too old sample at ${t}: older than the out-of-order window of ${this.head.opts.outOfOrderWindowMs}ms behind ${s.maxT}`,
+        );
+      case Check.DuplicateTimestamp:
+        throw new StorageError('duplicate_timestamp', `duplicate sample for timestamp ${t} with a different value`);
+      default:
+        return s.ref;
+    }
+  }
+
+  async commit(): Promise<void> {
+    if (this.done) throw new Error('appender already committed or rolled back');
+    this.done = true;
+    const head = this.head;
+    const newSeries = head.takePendingSeries();
+    const records: Uint8Array[] = [];
+    if (newSeries.length > 0) records.push(encodeSeriesRecord(newSeries.map((s) => ({ ref: s.ref, labels: s.labels }))));
+    if (this.n > 0) records.push(encodeSamplesRecord(this.refs, this.ts, this.vs, this.n));
+    if (records.length > 0 && head.wal !== null) await head.wal.log(records);
+    for (let i = 0; i < this.n; i++) {
+      const s = head.getByRef(this.refs[i]!);
+      if (s !== undefined) head.commitSample(s, this.ts[i]!, this.vs[i]!);
+    }
+  }
+
+  rollback(): void {
+    this.done = true;
+    this.n = 0;
+  }
+}

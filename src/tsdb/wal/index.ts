@@ -1,0 +1,2 @@
+export { Wal, type WalOptions, type ReplayReport } from './wal.js';
+export * from './records.js';
