@@ -142,7 +142,7 @@ export class Receiver {
       dec = version === 1 ? decodeWriteV1(raw) : decodeWriteV2(raw);
     } catch (err) {
       if (err instanceof DecodeError) {
-        const tooLarge = /exceeds/.test(err.message);
+        const tooLarge = /decompressed size \d+ exceeds/.test(err.message);
         this.metrics.rejectedRequests.inc({ reason: tooLarge ? 'too_large' : 'malformed' });
         return fail(tooLarge ? 413 : 400, `malformed remote-write ${version === 1 ? '1.0' : '2.0'} request: ${err.message}`);
       }
@@ -286,10 +286,11 @@ export class Receiver {
     maxT: number,
     rej: Rejection | null,
     stitch: StitchState | undefined,
+    alignedV = NaN,
   ): number {
     let staged = 0;
     let offset = 0;
-    if (stitch !== undefined && e.isCounter) offset = this.stitchOffset(stitch, s, vs[from]!);
+    if (stitch !== undefined && e.isCounter && from < to) offset = this.stitchOffset(stitch, s, vs[from]!, alignedV);
     let bad = 0;
     let firstBad = '';
     for (let k = from; k < to; k++) {
@@ -316,10 +317,16 @@ export class Receiver {
    * At a failover, a counter of the new leader may stand below the value stored from the old one (each
    * replica counts for itself, e.g. its own self-monitoring); offset it so no false reset is stored.
    */
-  private stitchOffset(st: StitchState, s: MemSeries, first: number): number {
+  private stitchOffset(st: StitchState, s: MemSeries, first: number, alignedV: number): number {
     if (!st.checked.has(s.ref)) {
       st.checked.add(s.ref);
-      if (s.maxT > -Infinity && !isStaleNaN(s.lastV) && !isStaleNaN(first) && first < s.lastV) st.offsets.set(s.ref, s.lastV - first);
+      if (s.maxT > -Infinity && !isStaleNaN(s.lastV) && !isStaleNaN(first) && first < s.lastV) {
+        // Prefer the offset measured at the same moment (the new leader's own value at the old leader's
+        // last timestamp): it keeps the increase between the two replicas' samples. Otherwise continue
+        // from the last stored value.
+        const aligned = alignedV === alignedV && !isStaleNaN(alignedV) && first + (s.lastV - alignedV) >= s.lastV;
+        st.offsets.set(s.ref, aligned ? s.lastV - alignedV : s.lastV - first);
+      }
     }
     return st.offsets.get(s.ref) ?? 0;
   }
@@ -345,7 +352,8 @@ export class Receiver {
       }
       let k = ring.start;
       while (k < ring.end && ring.ts[k]! <= s.maxT) k++;
-      filled += this.stageRange(app, s, e, ring.ts, ring.vs, k, ring.end, -Infinity, Infinity, null, st);
+      const alignedV = k > ring.start ? ring.vs[k - 1]! : NaN;
+      filled += this.stageRange(app, s, e, ring.ts, ring.vs, k, ring.end, -Infinity, Infinity, null, st, alignedV);
     }
     this.metrics.failovers.inc({ tenant });
     this.metrics.gapFilled.inc({ tenant }, filled);

@@ -99,7 +99,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   };
   app.on(['GET', 'POST'], '/api/v1/series', readApi((q, p) => seriesApi(q, p)));
   app.on(['GET', 'POST'], '/api/v1/labels', readApi((q, p) => labelNamesApi(q, p)));
-  app.get('/api/v1/label/:name/values', readApi((q, p, c) => labelValuesApi(q, c.req.param('name'), p)));
+  app.get('/api/v1/label/:name/values', readApi((q, p, c) => labelValuesApi(q, c.req.param('name') ?? '', p)));
 
   app.post('/api/v1/read', async (c) => {
     const res = await remoteRead(querier(c), new Uint8Array(await c.req.arrayBuffer()));
