@@ -176,7 +176,7 @@ export class Head implements Appendable, Queryable {
     for (let i = 0; i < refs.length; i++) {
       const s = this.byRef[refs[i]!];
       if (s === undefined) continue;
-      if (s.maxT < mint || s.minT > maxt) continue;
+      if (s.maxT === -Infinity || s.maxT < mint || s.minT > maxt) continue; // no samples yet, or none in range
       out.push(s);
     }
     out.sort((a, b) => compareLabels(a.labels, b.labels));
