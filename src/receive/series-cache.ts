@@ -41,7 +41,7 @@ function hashPairs(buf: Uint8Array, ranges: Uint32Array, from: number, to: numbe
     for (let k = vo; k < ve; k++) h = Math.imul(h ^ buf[k]!, 0x01000193);
     h = Math.imul(h ^ 0xfe, 0x01000193);
   }
-  return h >>> 0;
+  return h & 0x3fffffff;
 }
 
 function sameKey(key: Uint8Array, buf: Uint8Array, ranges: Uint32Array, from: number, to: number): boolean {
@@ -164,9 +164,32 @@ function rejected(key: Uint8Array, text: string, reason: string): SeriesEntry {
   return { key, reject: reason, labels: Object.freeze([]), text, cluster: '', replica: '', isCounter: false, ref: 0 };
 }
 
-/** Per-tenant cache of received label sets. Bounded: cleared when it outgrows `maxEntries`. */
+/** Hashes bytes [s, e) four at a time (the hot path: every series of every request). */
+function hashSpan(b: Uint8Array, s: number, e: number): number {
+  let h = (e - s) ^ 0x2545f491;
+  let k = s;
+  for (; k + 4 <= e; k += 4) {
+    h = Math.imul(h ^ (b[k]! | (b[k + 1]! << 8) | (b[k + 2]! << 16) | (b[k + 3]! << 24)), 0x9e3779b1);
+    h ^= h >>> 15;
+  }
+  for (; k < e; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
+  return h & 0x3fffffff; // a small integer (Smi) keeps Map lookups off the heap-number path
+}
+
+type Bucket = SeriesEntry | SeriesEntry[];
+
+/**
+ * Per-tenant cache of received label sets. Bounded: cleared when it outgrows `maxEntries`.
+ *
+ * Remote write 1.0 encodes a series' labels as consecutive submessages, so the raw byte span from the
+ * first label name to the last label value identifies the label set: it is hashed and compared natively
+ * as is. (A sender that frames the same labels differently just gets a second entry for the same series.)
+ * Remote write 2.0 labels are references into a per-request symbol table, so there the resolved
+ * name/value bytes are hashed pair by pair.
+ */
 export class SeriesCache {
-  private readonly map = new Map<number, SeriesEntry | SeriesEntry[]>();
+  private readonly spans = new Map<number, Bucket>();
+  private readonly pairs = new Map<number, Bucket>();
   private entries = 0;
   private readonly maxEntries: number;
   hits = 0;
@@ -179,39 +202,58 @@ export class SeriesCache {
   lookup(dec: DecodedWrite, i: number, limits: Limits): SeriesEntry {
     const from = dec.labelStart[i]!;
     const to = dec.labelStart[i + 1]!;
-    const h = hashPairs(dec.buf, dec.labelRanges, from, to);
-    const found = this.map.get(h);
+    const buf = dec.buf;
+    const r = dec.labelRanges;
+    const bySpan = dec.version === 1 && to > from;
+    let h: number;
+    let s = 0;
+    let e = 0;
+    if (bySpan) {
+      s = r[from * 4]!;
+      e = r[(to - 1) * 4 + 2]! + r[(to - 1) * 4 + 3]!;
+      h = hashSpan(buf, s, e);
+    } else {
+      h = hashPairs(buf, r, from, to);
+    }
+    const map = bySpan ? this.spans : this.pairs;
+    const found = map.get(h);
     if (found !== undefined) {
       if (!Array.isArray(found)) {
-        if (sameKey(found.key, dec.buf, dec.labelRanges, from, to)) {
+        if (bySpan ? spanEquals(found.key, buf, s, e) : sameKey(found.key, buf, r, from, to)) {
           this.hits++;
           return found;
         }
       } else {
-        for (const e of found) {
-          if (sameKey(e.key, dec.buf, dec.labelRanges, from, to)) {
+        for (const x of found) {
+          if (bySpan ? spanEquals(x.key, buf, s, e) : sameKey(x.key, buf, r, from, to)) {
             this.hits++;
-            return e;
+            return x;
           }
         }
       }
     }
     this.misses++;
-    const entry = resolve(dec, i, makeKey(dec.buf, dec.labelRanges, from, to), limits);
+    const key = bySpan ? Buffer.from(buf.subarray(s, e)) : makeKey(buf, r, from, to);
+    const entry = resolve(dec, i, key, limits);
     if (this.entries >= this.maxEntries) {
-      this.map.clear();
-      this.entries = 0;
+      this.clear();
+      return entry;
     }
-    if (found === undefined) this.map.set(h, entry);
+    if (found === undefined) map.set(h, entry);
     else if (Array.isArray(found)) found.push(entry);
-    else this.map.set(h, [found, entry]);
+    else map.set(h, [found, entry]);
     this.entries++;
     return entry;
   }
 
   /** Forgets everything (limits changed). */
   clear(): void {
-    this.map.clear();
+    this.spans.clear();
+    this.pairs.clear();
     this.entries = 0;
   }
+}
+
+function spanEquals(key: Uint8Array, buf: Uint8Array, s: number, e: number): boolean {
+  return key.length === e - s && (key as Buffer).compare(buf, s, e) === 0;
 }
