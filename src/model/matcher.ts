@@ -1,6 +1,7 @@
 /** Label matchers (`=`, `!=`, `=~`, `!~`) with Prometheus's fully anchored regular expressions. */
 import type { Labels } from './labels.js';
 import { getLabel } from './labels.js';
+import { translateRE2 } from './re2.js';
 
 export const enum MatchType {
   Equal = 0,
@@ -33,11 +34,16 @@ export function compileAnchoredRegex(source: string): RegExp {
   try {
     re = new RegExp(`^(?:${body})$`, flags);
   } catch {
-    // Some RE2 syntax is not valid under the `u` flag (for example `\-`); retry without it.
+    // Some RE2 syntax is not valid under the `u` flag (for example `\-`); retry without it, then
+    // translate what JavaScript lacks (flag groups, \Q…\E, POSIX classes, …).
     try {
       re = new RegExp(`^(?:${body})$`, flags.replace('u', ''));
     } catch (err) {
-      throw new SyntaxError(`invalid regular expression ${JSON.stringify(source)}: ${(err as Error).message}`);
+      try {
+        re = new RegExp(`^(?:${translateRE2(source)})$`, 'u');
+      } catch {
+        throw new SyntaxError(`invalid regular expression ${JSON.stringify(source)}: ${(err as Error).message}`);
+      }
     }
   }
   if (regexCache.size > 10_000) regexCache.clear();

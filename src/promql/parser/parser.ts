@@ -26,7 +26,6 @@ import { DurationParser, POW_PREC } from './durations.js';
 import { getFunction } from './functions.js';
 import { formatFixed, goQuote, goRound } from './goutil.js';
 import { AGGREGATORS, TOKEN_TEXT, type Token, type TokenType } from './lexer.js';
-import { re2Matcher } from './re2.js';
 import { isNumberToken, secondsToMs, tokenRange, zeroLiteral, type ParserOptions } from './stream.js';
 
 export type { ParserOptions } from './stream.js';
@@ -361,12 +360,8 @@ export class Parser extends DurationParser {
     try {
       return new Matcher(type, name, value);
     } catch (err) {
-      try {
-        return re2Matcher(type, name, value);
-      } catch {
-        this.addError(range, regexpErrorMessage(value, err));
-        return new Matcher(MatchType.Equal, name, value);
-      }
+      this.addError(range, regexpErrorMessage(value, err));
+      return new Matcher(MatchType.Equal, name, value);
     }
   }
 

@@ -4,10 +4,9 @@
  * (`[[:alpha:]]`) and one-letter Unicode classes (`\pL`). The pattern is rewritten into an equivalent
  * JavaScript regular expression (case-insensitivity is expanded into character classes).
  *
- * The model's Matcher compiles most patterns itself; the parser uses this only for patterns it rejects.
- * It belongs with the Matcher in the long run (src/model/matcher.ts).
+ * `compileAnchoredRegex` (matcher.ts) compiles most patterns directly and uses this only for patterns
+ * JavaScript rejects.
  */
-import { Matcher, MatchType } from '../../model/matcher.js';
 
 interface Flags {
   i: boolean;
@@ -243,26 +242,4 @@ export function translateRE2(src: string): string {
   }
   if (stack.length > 0) fail('missing closing )');
   return out;
-}
-
-/** A regexp matcher whose pattern was translated from RE2 syntax. */
-class TranslatedRegexMatcher extends Matcher {
-  private readonly translated: RegExp;
-
-  constructor(type: MatchType, name: string, value: string, re: RegExp) {
-    super(MatchType.Equal, name, value);
-    (this as { type: MatchType }).type = type;
-    this.translated = re;
-  }
-
-  override matches(v: string): boolean {
-    const ok = this.translated.test(v);
-    return this.type === MatchType.Regexp ? ok : !ok;
-  }
-}
-
-/** Builds a regexp matcher from an RE2 pattern the model's Matcher could not compile. */
-export function re2Matcher(type: MatchType, name: string, value: string): Matcher {
-  const re = new RegExp(`^(?:${translateRE2(value)})$`, 'u');
-  return new TranslatedRegexMatcher(type, name, value, re);
 }
