@@ -10,6 +10,7 @@ export {
   encodeWriteV1,
   encodeWriteV2,
   metricTypeV1ToV2,
+  MetricType,
 } from './remote-write.js';
 export type { DecodedWrite, WriteMetadata, WriteSeries, WriteSeriesV2 } from './remote-write.js';
 export {

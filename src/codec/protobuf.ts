@@ -47,6 +47,8 @@ export class Reader {
   readonly buf: Uint8Array;
   readonly view: DataView;
   pos: number;
+  /** The high 32 bits of the last varintLo() call. */
+  hi = 0;
 
   constructor(buf: Uint8Array, pos = 0) {
     this.buf = buf;
@@ -128,9 +130,6 @@ export class Reader {
   int32(end: number, what: string): number {
     return this.varintLo(end, what) | 0;
   }
-
-  /** The high 32 bits of the last varintLo() call. */
-  hi = 0;
 
   /**
    * Core varint reader: returns the low 32 bits (as int32) and leaves the high 32 bits in `this.hi`.

@@ -63,12 +63,24 @@ export interface DecodedWrite {
   metadata: WriteMetadata[];
   /**
    * RW2 only: per series 4 entries helpOff, helpLen, unitOff, unitLen (ranges into buf from the
-   * series' Metadata help_ref/unit_ref); null when no series carried metadata.
+   * series' Metadata help_ref/unit_ref, empty when absent); null when no series had a help or unit.
    */
   metaRanges: Uint32Array | null;
 }
 
-const METRIC_TYPE_MAX = 7;
+/** RW2 `Metadata.MetricType` (RW1 `MetricMetadata.MetricType` has the same numbers). */
+export const MetricType = {
+  UNSPECIFIED: 0,
+  COUNTER: 1,
+  GAUGE: 2,
+  HISTOGRAM: 3,
+  GAUGEHISTOGRAM: 4,
+  SUMMARY: 5,
+  INFO: 6,
+  STATESET: 7,
+} as const;
+
+const METRIC_TYPE_MAX = MetricType.STATESET;
 
 /** Maps an RW1 MetricMetadata.MetricType to RW2's Metadata.MetricType numbering (identity on 0..7). */
 export function metricTypeV1ToV2(t: number): number {
@@ -319,6 +331,122 @@ const T4_VARINT = (4 << 3) | WIRE_VARINT; // 0x20
 const T6_VARINT = (6 << 3) | WIRE_VARINT; // 0x30
 
 // ---------------------------------------------------------------------------------------------------
+// Samples (the same message in both versions, v2 adds start_timestamp = 3)
+
+/**
+ * The canonical Sample encoding every sender produces, at [q, end): [09 <8-byte value>]
+ * [10 <timestamp>] and, in v2, [18 <start timestamp>], each optional, in this order, timestamps of at
+ * most 7 varint bytes. Appends the sample and returns true, or returns false having appended nothing
+ * (the caller then uses sample(), which takes any encoding).
+ */
+function fastSample(buf: Uint8Array, view: DataView, q: number, end: number, c: Columns, v2: boolean): boolean {
+  let lo = 0;
+  let hi = 0;
+  let ts = 0;
+  let st = 0;
+  if (q < end && buf[q] === T1_I64 && q + 9 <= end) {
+    lo = view.getUint32(q + 1, true);
+    hi = view.getUint32(q + 5, true);
+    q += 9;
+  }
+  if (q < end && buf[q] === T2_VARINT) {
+    ts = fastVarint49(buf, q + 1, end);
+    q = fastEnd;
+  }
+  if (v2 && q > 0 && q < end && buf[q] === T3_VARINT) {
+    st = fastVarint49(buf, q + 1, end);
+    q = fastEnd;
+  }
+  if (q !== end) return false;
+  const k = c.pushSample(ts, lo, hi);
+  if (st !== 0 || c.hasStartTs) c.setStartTs(k, st);
+  return true;
+}
+
+/** Set by fastVarint49 to the position after the varint, or -1 when the fast path does not apply. */
+let fastEnd = 0;
+
+/**
+ * Reads a varint of at most 7 bytes (49 bits, enough for millisecond timestamps until the year 19800)
+ * that must end by `end`, in int32 arithmetic for the low 28 bits. Sets fastEnd, -1 when the varint is
+ * longer, runs past `end`, or sits too close to the end of the buffer for unchecked reads: the caller
+ * then falls back to the generic reader.
+ */
+function fastVarint49(buf: Uint8Array, q: number, end: number): number {
+  fastEnd = -1;
+  if (q + 7 > buf.length) return 0;
+  let b = buf[q]!;
+  let lo = b & 0x7f;
+  if (b < 0x80) {
+    if (q + 1 <= end) fastEnd = q + 1;
+    return lo;
+  }
+  b = buf[q + 1]!;
+  lo |= (b & 0x7f) << 7;
+  if (b < 0x80) {
+    if (q + 2 <= end) fastEnd = q + 2;
+    return lo;
+  }
+  b = buf[q + 2]!;
+  lo |= (b & 0x7f) << 14;
+  if (b < 0x80) {
+    if (q + 3 <= end) fastEnd = q + 3;
+    return lo;
+  }
+  b = buf[q + 3]!;
+  lo |= (b & 0x7f) << 21;
+  if (b < 0x80) {
+    if (q + 4 <= end) fastEnd = q + 4;
+    return lo;
+  }
+  b = buf[q + 4]!;
+  let hi = b & 0x7f;
+  let n = 5;
+  if (b >= 0x80) {
+    b = buf[q + 5]!;
+    hi |= (b & 0x7f) << 7;
+    n = 6;
+    if (b >= 0x80) {
+      b = buf[q + 6]!;
+      hi |= (b & 0x7f) << 14;
+      n = 7;
+      if (b >= 0x80) return 0;
+    }
+  }
+  if (q + n <= end) fastEnd = q + n;
+  return hi * 268435456 + lo;
+}
+
+/** Decodes a length-prefixed Sample at r.pos in any encoding protobuf allows. Absent fields are zero. */
+function sample(r: Reader, end: number, c: Columns, v2: boolean): void {
+  const sEnd = r.lenEnd(end, 'TimeSeries.samples');
+  const last = v2 ? 3 : 2;
+  let ts = 0;
+  let st = 0;
+  let lo = 0;
+  let hi = 0;
+  while (r.pos < sEnd) {
+    const at = r.pos;
+    const t = r.tag(sEnd, 'Sample');
+    if (t === T1_I64) {
+      const p = r.fixed64(sEnd, 'Sample.value');
+      lo = r.view.getUint32(p, true);
+      hi = r.view.getUint32(p + 4, true);
+    } else if (t === T2_VARINT) {
+      ts = r.int64(sEnd, 'Sample.timestamp');
+    } else if (v2 && t === T3_VARINT) {
+      st = r.int64(sEnd, 'Sample.start_timestamp');
+    } else if (t >>> 3 >= 1 && t >>> 3 <= last) {
+      r.wrongType(t, 'Sample', at);
+    } else {
+      r.skip(t, sEnd, `Sample field ${t >>> 3}`);
+    }
+  }
+  const k = c.pushSample(ts, lo, hi);
+  if (st !== 0 || c.hasStartTs) c.setStartTs(k, st);
+}
+
+// ---------------------------------------------------------------------------------------------------
 // RW 1.0
 
 /** Decodes an (already decompressed) `prometheus.WriteRequest`. Throws DecodeError on malformed input. */
@@ -370,22 +498,7 @@ function seriesV1(r: Reader, end: number, c: Columns, si: number): void {
     if (len < 0x80 && len <= end - p - 2) {
       const mEnd = p + 2 + len;
       if (b0 === T2_LEN) {
-        // Sample: [09 <8 bytes value>] [10 <varint timestamp>]
-        let q = p + 2;
-        let ts = 0;
-        let lo = 0;
-        let hi = 0;
-        if (q < mEnd && buf[q] === T1_I64 && q + 9 <= mEnd) {
-          lo = view.getUint32(q + 1, true);
-          hi = view.getUint32(q + 5, true);
-          q += 9;
-        }
-        if (q < mEnd && buf[q] === T2_VARINT) {
-          ts = fastVarint49(buf, q + 1, mEnd);
-          q = fastEnd;
-        }
-        if (q === mEnd) {
-          c.pushSample(ts, lo, hi);
+        if (fastSample(buf, view, p + 2, mEnd, c, false)) {
           p = mEnd;
           continue;
         }
@@ -428,31 +541,10 @@ function seriesV1(r: Reader, end: number, c: Columns, si: number): void {
 
 /** Decodes one TimeSeries field at r.pos with every check (any encoding protobuf allows). */
 function fieldV1(r: Reader, end: number, c: Columns, si: number): void {
-  const view = r.view;
   const at = r.pos;
   const tag = r.tag(end, 'TimeSeries');
   if (tag === T2_LEN) {
-    // Sample: 1 value (double), 2 timestamp (int64). Absent fields are zero (proto3).
-    const sEnd = r.lenEnd(end, 'TimeSeries.samples');
-    let ts = 0;
-    let lo = 0;
-    let hi = 0;
-    while (r.pos < sEnd) {
-      const fat = r.pos;
-      const t = r.tag(sEnd, 'Sample');
-      if (t === T1_I64) {
-        const p = r.fixed64(sEnd, 'Sample.value');
-        lo = view.getUint32(p, true);
-        hi = view.getUint32(p + 4, true);
-      } else if (t === T2_VARINT) {
-        ts = r.int64(sEnd, 'Sample.timestamp');
-      } else if (t >>> 3 === 1 || t >>> 3 === 2) {
-        r.wrongType(t, 'Sample', fat);
-      } else {
-        r.skip(t, sEnd, `Sample field ${t >>> 3}`);
-      }
-    }
-    c.pushSample(ts, lo, hi);
+    sample(r, end, c, false);
   } else if (tag === T1_LEN) {
     const lEnd = r.lenEnd(end, 'TimeSeries.labels');
     let no = 0;
@@ -567,6 +659,16 @@ let spanScratch: Uint32Array = new Uint32Array(1024);
  * malformed input, including label references outside the symbol table.
  */
 export function decodeWriteV2(buf: Uint8Array): DecodedWrite {
+  try {
+    return decodeV2(buf);
+  } finally {
+    // Keep the scratch warm, but do not pin the memory of one unusually large request.
+    if (symScratch.length > MAX_KEPT_SAMPLES) symScratch = new Uint32Array(1024);
+    if (spanScratch.length > MAX_KEPT_SAMPLES) spanScratch = new Uint32Array(1024);
+  }
+}
+
+function decodeV2(buf: Uint8Array): DecodedWrite {
   const r = new Reader(buf);
   const end = buf.length;
   // Pass 1: the symbol table may come after the series (field order is free), so collect it first.
@@ -611,9 +713,6 @@ export function decodeWriteV2(buf: Uint8Array): DecodedWrite {
     }
   } catch (err) {
     inSeries(err, cur);
-  } finally {
-    if (symScratch.length > MAX_KEPT_SAMPLES) symScratch = new Uint32Array(1024);
-    if (spanScratch.length > MAX_KEPT_SAMPLES) spanScratch = new Uint32Array(1024);
   }
   return c.finish(2, buf, []);
 }
@@ -650,28 +749,7 @@ function seriesV2(r: Reader, end: number, ctx: V2Context, si: number): void {
     if (len < 0x80 && len <= end - p - 2) {
       const mEnd = p + 2 + len;
       if (b0 === T2_LEN) {
-        // Sample: [09 <8 bytes value>] [10 <varint timestamp>] [18 <varint start timestamp>]
-        let q = p + 2;
-        let lo = 0;
-        let hi = 0;
-        let ts = 0;
-        let st = 0;
-        if (q < mEnd && buf[q] === T1_I64 && q + 9 <= mEnd) {
-          lo = view.getUint32(q + 1, true);
-          hi = view.getUint32(q + 5, true);
-          q += 9;
-        }
-        if (q < mEnd && buf[q] === T2_VARINT) {
-          ts = fastVarint49(buf, q + 1, mEnd);
-          q = fastEnd;
-        }
-        if (q > 0 && q < mEnd && buf[q] === T3_VARINT) {
-          st = fastVarint49(buf, q + 1, mEnd);
-          q = fastEnd;
-        }
-        if (q === mEnd) {
-          const k = c.pushSample(ts, lo, hi);
-          if (st !== 0 || c.hasStartTs) c.setStartTs(k, st);
+        if (fastSample(buf, view, p + 2, mEnd, c, true)) {
           p = mEnd;
           continue;
         }
@@ -712,60 +790,6 @@ function seriesV2(r: Reader, end: number, ctx: V2Context, si: number): void {
   if ((ctx.nRefs & 1) !== 0) throw new DecodeError(`labels_refs has odd length ${ctx.nRefs}`);
 }
 
-/** Set by fastVarint49 to the position after the varint, or -1 when the fast path does not apply. */
-let fastEnd = 0;
-
-/**
- * Reads a varint of at most 7 bytes (49 bits, enough for millisecond timestamps until the year 19800)
- * that must end by `end`, in int32 arithmetic for the low 28 bits. Sets fastEnd, -1 when the varint is
- * longer, runs past `end`, or sits too close to the end of the buffer for unchecked reads: the caller
- * then falls back to the generic reader.
- */
-function fastVarint49(buf: Uint8Array, q: number, end: number): number {
-  fastEnd = -1;
-  if (q + 7 > buf.length) return 0;
-  let b = buf[q]!;
-  let lo = b & 0x7f;
-  if (b < 0x80) {
-    if (q + 1 <= end) fastEnd = q + 1;
-    return lo;
-  }
-  b = buf[q + 1]!;
-  lo |= (b & 0x7f) << 7;
-  if (b < 0x80) {
-    if (q + 2 <= end) fastEnd = q + 2;
-    return lo;
-  }
-  b = buf[q + 2]!;
-  lo |= (b & 0x7f) << 14;
-  if (b < 0x80) {
-    if (q + 3 <= end) fastEnd = q + 3;
-    return lo;
-  }
-  b = buf[q + 3]!;
-  lo |= (b & 0x7f) << 21;
-  if (b < 0x80) {
-    if (q + 4 <= end) fastEnd = q + 4;
-    return lo;
-  }
-  b = buf[q + 4]!;
-  let hi = b & 0x7f;
-  let n = 5;
-  if (b >= 0x80) {
-    b = buf[q + 5]!;
-    hi |= (b & 0x7f) << 7;
-    n = 6;
-    if (b >= 0x80) {
-      b = buf[q + 6]!;
-      hi |= (b & 0x7f) << 14;
-      n = 7;
-      if (b >= 0x80) return 0;
-    }
-  }
-  if (q + n <= end) fastEnd = q + n;
-  return hi * 268435456 + lo;
-}
-
 /** Decodes one v2 TimeSeries field at r.pos with every check (any encoding protobuf allows). */
 function fieldV2(r: Reader, end: number, ctx: V2Context, si: number): void {
   const c = ctx.c;
@@ -773,30 +797,7 @@ function fieldV2(r: Reader, end: number, ctx: V2Context, si: number): void {
   const at = r.pos;
   const tag = r.tag(end, 'TimeSeries');
   if (tag === T2_LEN) {
-    const sEnd = r.lenEnd(end, 'TimeSeries.samples');
-    let ts = 0;
-    let st = 0;
-    let lo = 0;
-    let hi = 0;
-    while (r.pos < sEnd) {
-      const fat = r.pos;
-      const t = r.tag(sEnd, 'Sample');
-      if (t === T1_I64) {
-        const p = r.fixed64(sEnd, 'Sample.value');
-        lo = r.view.getUint32(p, true);
-        hi = r.view.getUint32(p + 4, true);
-      } else if (t === T2_VARINT) {
-        ts = r.int64(sEnd, 'Sample.timestamp');
-      } else if (t === T3_VARINT) {
-        st = r.int64(sEnd, 'Sample.start_timestamp');
-      } else if (t >>> 3 >= 1 && t >>> 3 <= 3) {
-        r.wrongType(t, 'Sample', fat);
-      } else {
-        r.skip(t, sEnd, `Sample field ${t >>> 3}`);
-      }
-    }
-    const k = c.pushSample(ts, lo, hi);
-    c.setStartTs(k, st);
+    sample(r, end, c, true);
   } else if (tag === T1_LEN || tag === T1_VARINT) {
     // labels_refs, packed (the proto3 default) or one ref per field; both may be mixed.
     const packed = tag === T1_LEN;
@@ -911,7 +912,10 @@ export interface WriteSeries {
   labels: Labels;
   /** Integer milliseconds. */
   timestamps: ArrayLike<number>;
-  /** Written bit for bit (a Float64Array source keeps NaN payloads such as the stale marker). */
+  /**
+   * Written bit for bit. Pass a Float64Array to keep the stale marker: V8 quiets signalling NaNs
+   * (0x7ff0000000000002 becomes 0x7ff8000000000002) when it stores them in a plain number[].
+   */
   values: ArrayLike<number>;
 }
 
