@@ -7,12 +7,11 @@ export {
   decodeWriteV1,
   decodeWriteV2,
   decodedLabels,
-  encodeWriteV1,
-  encodeWriteV2,
   metricTypeV1ToV2,
   MetricType,
 } from './remote-write.js';
-export type { DecodedWrite, WriteMetadata, WriteSeries, WriteSeriesV2 } from './remote-write.js';
+export type { DecodedWrite, WriteMetadata } from './remote-write.js';
+export { encodeWriteV1, encodeWriteV2, type WriteSeries, type WriteSeriesV2 } from './remote-write-encode.js';
 export {
   decodeReadRequest,
   encodeReadRequest,

@@ -14,7 +14,7 @@
 import type { Labels } from '../model/index.js';
 import { crc32c } from './crc32c.js';
 import { DecodeError, Reader, Writer, WIRE_I64, WIRE_LEN, WIRE_VARINT, utf8 } from './protobuf.js';
-import { writeLabelV1, writeSeriesV1, type WriteSeries } from './remote-write.js';
+import { writeLabelV1, writeSeriesV1, type WriteSeries } from './remote-write-encode.js';
 import { VARINT_TRUNCATED, readUvarint, uvarintSize, writeUvarint } from './varint.js';
 
 export const RESPONSE_TYPE_SAMPLES = 0;
