@@ -119,7 +119,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
         cluster: s.cluster,
         elected: s.elected,
         electedAt: new Date(s.electedAt).toISOString(),
-        lastElectedSampleAt: new Date(s.receivedAt).toISOString(),
+        // When a receiver last recorded (in the KV, every update_timeout) samples from the elected replica.
+        lastUpdated: new Date(s.receivedAt).toISOString(),
         failovers: s.failovers,
         replicas: Object.fromEntries(Object.entries(s.lastSeen).map(([r, t]) => [r, { lastSampleAt: new Date(t).toISOString() }])),
       })),
