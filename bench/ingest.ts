@@ -11,13 +11,12 @@
  * leaves the profile in DIR (summarise it with `node --import tsx bench/profile-top.ts DIR/*.cpuprofile`);
  * the numbers of such a run are not representative.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startArgus, type ArgusProcess } from '../test/support/argus-process.js';
-import { freePort, peerBinary, startPrometheus, startVictoriaMetrics } from '../test/support/peers.js';
+import { peerBinary, startPrometheus, startVictoriaMetrics } from '../test/support/peers.js';
 import { cpuSeconds, memoryStatus } from './support/proc.js';
 import { sendAll, type SendResult } from './support/remote-write-client.js';
 import { formatTable, mib, num, ratio } from './support/table.js';
@@ -122,60 +121,6 @@ function hookExit(): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 }
 
-/**
- * `node --cpu-prof --import tsx src/cmd/main.ts receive` (startArgus cannot pass node flags, and --cpu-prof
- * is not allowed in NODE_OPTIONS). The profile is written to `profDir` when Argus exits on SIGTERM.
- */
-async function startArgusProfiled(profDir: string, args: string[]): Promise<ArgusProcess> {
-  const port = await freePort();
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  const child = spawn(
-    process.execPath,
-    ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--import', 'tsx', 'src/cmd/main.ts', 'receive', `--web.listen-address=127.0.0.1:${port}`, ...args],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  const keep = (d: Buffer): void => {
-    out = (out + d.toString()).slice(-20_000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`argus receive exited during startup:\n${out}`);
-    try {
-      if ((await fetch(`${url}/-/ready`)).status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      await exited;
-      throw new Error(`argus receive not ready within 60 s:\n${out}`);
-    }
-    await sleep(50);
-  }
-  return {
-    url,
-    port,
-    child,
-    logs: () => out,
-    async kill9() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-}
-
 const argus: Target = {
   key: 'argus',
   title: 'Argus',
@@ -193,7 +138,7 @@ const argus: Target = {
     try {
       proc =
         prof !== undefined && prof !== ''
-          ? await startArgusProfiled(resolve(prof), args)
+          ? await startArgus('receive', args, { readyTimeoutMs: 60_000, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`] })
           : await startArgus('receive', args, { readyTimeoutMs: 60_000 });
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });

@@ -1,23 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, series, v1Body, v2Body, V1_HEADERS, V2_HEADERS, type Stack } from '../support/stack.js';
-import { Matcher, MatchType } from '../../src/model/matcher.js';
-import { drain } from '../../src/tsdb/head/index.js';
-import { labelsToObject } from '../../src/model/labels.js';
+import { startStack, stored, series, v1Body, v2Body, V1_HEADERS, V2_HEADERS, type Stack } from '../support/stack.js';
 
 const FAST_HA = 'receive:\n  ha_tracker:\n    update_timeout: 2s\n    update_timeout_jitter_max: 0s\n    failover_timeout: 5s\n';
 const T0 = 1_700_000_000_000;
 
-async function stored(st: Stack, name: string) {
-  const head = st.db.getHead('anonymous');
-  if (!head) return [];
-  const out: { labels: Record<string, string>; ts: number[]; vs: number[] }[] = [];
-  for await (const s of head.querier().select({ start: -Infinity, end: Infinity }, [new Matcher(MatchType.Equal, '__name__', name)])) {
-    const { ts, vs } = drain(s.iterator());
-    out.push({ labels: labelsToObject(s.labels), ts: [...ts], vs: [...vs] });
-  }
-  return out;
-}
 
 function write(st: Stack, body: Uint8Array, now: number, headers: Record<string, string> = V1_HEADERS) {
   return st.receiver.write({ tenant: 'anonymous', body, contentType: headers['Content-Type'], contentEncoding: 'snappy', now });

@@ -1,24 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, series, v1Body, v2Body, V1_HEADERS, V2_HEADERS, type Stack } from '../support/stack.js';
-import { Matcher, MatchType } from '../../src/model/matcher.js';
-import { drain } from '../../src/tsdb/head/index.js';
-import { labelsToObject } from '../../src/model/labels.js';
+import { startStack, stored, series, v1Body, v2Body, V1_HEADERS, V2_HEADERS, type Stack } from '../support/stack.js';
 import { encodeWriteV1, snappyCompress } from '../../src/codec/index.js';
 import { writeUvarint } from '../../src/codec/index.js';
 
 const NOW = Date.now();
 
-async function stored(st: Stack, name: string, tenant = 'anonymous') {
-  const head = st.db.getHead(tenant);
-  if (!head) return [];
-  const out: { labels: Record<string, string>; ts: number[]; vs: number[] }[] = [];
-  for await (const s of head.querier().select({ start: -Infinity, end: Infinity }, [new Matcher(MatchType.Equal, '__name__', name)])) {
-    const { ts, vs } = drain(s.iterator());
-    out.push({ labels: labelsToObject(s.labels), ts: [...ts], vs: [...vs] });
-  }
-  return out;
-}
 
 async function post(st: Stack, body: Uint8Array, headers: Record<string, string> = V1_HEADERS, path = '/api/v1/push') {
   const res = await st.app.request(path, { method: 'POST', body, headers });

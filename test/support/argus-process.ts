@@ -14,9 +14,14 @@ export interface ArgusProcess {
   stop(): Promise<void>;
 }
 
-export async function startArgus(role: string, args: string[], opts: { port?: number; readyTimeoutMs?: number } = {}): Promise<ArgusProcess> {
+/** `opts.nodeArgs` go to node itself (e.g. `--cpu-prof`), before the program. */
+export async function startArgus(
+  role: string,
+  args: string[],
+  opts: { port?: number; readyTimeoutMs?: number; nodeArgs?: string[] } = {},
+): Promise<ArgusProcess> {
   const port = opts.port ?? (await freePort());
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cmd/main.ts', role, `--web.listen-address=127.0.0.1:${port}`, ...args], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/cmd/main.ts', role, `--web.listen-address=127.0.0.1:${port}`, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -9,7 +9,9 @@ import { createApp, registerTSDBMetrics } from '../../src/server/index.js';
 import { TSDB } from '../../src/tsdb/index.js';
 import { nopLogger } from '../../src/util/log.js';
 import { encodeWriteV1, encodeWriteV2, snappyCompress, type WriteSeries, type WriteSeriesV2 } from '../../src/codec/index.js';
-import { labelsFromObject } from '../../src/model/labels.js';
+import { labelsFromObject, labelsToObject } from '../../src/model/labels.js';
+import { Matcher, MatchType } from '../../src/model/matcher.js';
+import { drain } from '../../src/tsdb/head/index.js';
 
 export interface Stack {
   cfg: Config;
@@ -78,3 +80,15 @@ export const V2_HEADERS = {
   'Content-Encoding': 'snappy',
   'X-Prometheus-Remote-Write-Version': '2.0.0',
 };
+
+/** Everything stored for metric `name` in a tenant's head, as plain arrays. */
+export async function stored(st: Stack, name: string, tenant = 'anonymous') {
+  const head = st.db.getHead(tenant);
+  if (!head) return [];
+  const out: { labels: Record<string, string>; ts: number[]; vs: number[] }[] = [];
+  for await (const s of head.querier().select({ start: -Infinity, end: Infinity }, [new Matcher(MatchType.Equal, '__name__', name)])) {
+    const { ts, vs } = drain(s.iterator());
+    out.push({ labels: labelsToObject(s.labels), ts: [...ts], vs: [...vs] });
+  }
+  return out;
+}
