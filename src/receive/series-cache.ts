@@ -6,23 +6,60 @@
 import type { DecodedWrite } from '../codec/index.js';
 import type { Limits } from '../config/schema.js';
 import type { Labels } from '../model/labels.js';
-import { METRIC_NAME, labelsToString } from '../model/labels.js';
+import { METRIC_NAME, labelsFromPairs, labelsToString } from '../model/labels.js';
 
-export interface SeriesEntry {
-  /** The received label pairs as `name 0xff value 0xfe ...` bytes, to confirm hash hits. */
-  readonly key: Uint8Array;
-  /** Why the series can never be accepted (permanent), or null. */
-  readonly reject: string | null;
-  /** What is stored: received labels without empty values and without the replica label of an HA pair. */
-  readonly labels: Labels;
-  /** Human-readable received series, for error messages. */
-  readonly text: string;
-  /** HA cluster and replica ('' when the series does not carry both labels). */
-  readonly cluster: string;
-  readonly replica: string;
-  readonly isCounter: boolean;
+/** What the receiver knows about one received label set. */
+export class SeriesEntry {
   /** Head series ref, filled in at first append (0 = not yet created). */
-  ref: number;
+  ref = 0;
+  private described: string | null;
+
+  constructor(
+    /** The received label bytes, to confirm hash hits. */
+    readonly key: Uint8Array,
+    /** Why the series can never be accepted (permanent), or null. */
+    readonly reject: string | null,
+    /** What is stored: received labels without empty values and without the replica label of an HA pair. */
+    readonly labels: Labels,
+    /** HA cluster and replica ('' when the series does not carry both labels). */
+    readonly cluster: string,
+    readonly replica: string,
+    private readonly replicaLabel: string,
+    readonly isCounter: boolean,
+    described: string | null = null,
+  ) {
+    this.described = described;
+  }
+
+  /** The received series as text, for error messages (made on first use: most series never need it). */
+  get text(): string {
+    if (this.described === null) {
+      const ls = this.replica === '' ? this.labels : labelsFromPairs([...pairsOf(this.labels), [this.replicaLabel, this.replica]]);
+      this.described = labelsToString(ls);
+    }
+    return this.described;
+  }
+}
+
+function pairsOf(ls: Labels): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < ls.length; i += 2) out.push([ls[i]!, ls[i + 1]!]);
+  return out;
+}
+
+/**
+ * Label strings are shared between series (every series repeats `job`, `instance`, ...): one copy per
+ * distinct string keeps the head small. Bounded: the pool restarts when it grows past `MAX_INTERNED`
+ * (strings already in series stay shared; only new ones start a fresh pool).
+ */
+const MAX_INTERNED = 1_000_000;
+const interned = new Map<string, string>();
+function intern(s: string): string {
+  const have = interned.get(s);
+  if (have !== undefined) return have;
+  if (interned.size >= MAX_INTERNED) interned.clear();
+  interned.set(s, s);
+  return s;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -102,8 +139,8 @@ function resolve(dec: DecodedWrite, i: number, key: Uint8Array, limits: Limits):
     let name: string;
     let value: string;
     try {
-      name = utf8.decode(buf.subarray(r[o]!, r[o]! + r[o + 1]!));
-      value = utf8.decode(buf.subarray(r[o + 2]!, r[o + 2]! + r[o + 3]!));
+      name = intern(utf8.decode(buf.subarray(r[o]!, r[o]! + r[o + 1]!)));
+      value = intern(utf8.decode(buf.subarray(r[o + 2]!, r[o + 2]! + r[o + 3]!)));
     } catch {
       const bad = String.fromCharCode(...buf.subarray(r[o]!, r[o]! + Math.min(r[o + 1]!, 64)));
       return rejected(key, `{${pairs.join(', ')}}`, `label ${JSON.stringify(bad)} is not valid UTF-8`);
@@ -137,12 +174,11 @@ function resolve(dec: DecodedWrite, i: number, key: Uint8Array, limits: Limits):
     if (limits.accept_ha_samples && n === limits.ha_replica_label) replica = v;
     kept.push(n, v);
   }
-  const text = labelsToString(Object.freeze(kept.slice()));
   if (reject === null && metricName === '') reject = 'missing metric name (__name__ label)';
   if (reject === null && limits.max_label_names_per_series > 0 && kept.length / 2 > limits.max_label_names_per_series) {
     reject = `series has ${kept.length / 2} labels (limit max_label_names_per_series=${limits.max_label_names_per_series})`;
   }
-  if (reject !== null) return rejected(key, text, reject);
+  if (reject !== null) return rejected(key, labelsToString(Object.freeze(kept.slice())), reject);
   let labels: Labels;
   if (cluster !== '' && replica !== '') {
     const idx = kept.indexOf(limits.ha_replica_label);
@@ -157,11 +193,11 @@ function resolve(dec: DecodedWrite, i: number, key: Uint8Array, limits: Limits):
     labels = Object.freeze(kept);
   }
   const isCounter = dec.metricType[i] === METRIC_TYPE_COUNTER || (dec.metricType[i] === 0 && COUNTER_SUFFIX.test(metricName));
-  return { key, reject: null, labels, text, cluster, replica, isCounter, ref: 0 };
+  return new SeriesEntry(key, null, labels, cluster, replica, limits.ha_replica_label, isCounter);
 }
 
 function rejected(key: Uint8Array, text: string, reason: string): SeriesEntry {
-  return { key, reject: reason, labels: Object.freeze([]), text, cluster: '', replica: '', isCounter: false, ref: 0 };
+  return new SeriesEntry(key, reason, Object.freeze([]), '', '', '', false, text);
 }
 
 /** Hashes bytes [s, e) four at a time (the hot path: every series of every request). */
