@@ -64,6 +64,9 @@ export class TSDB {
         reason: t.reason,
       });
     }
+    if (head.replaySkipped > 0) {
+      log.warn('WAL records that could not be decoded were skipped', { records: head.replaySkipped, first_error: head.replaySkipReason });
+    }
     if (report.records > 0 || report.truncated) {
       log.info('WAL replayed', { segments: report.segments, records: report.records, series: head.numSeries(), samples: head.samplesAppended, duration_ms: Math.round(performance.now() - t0) });
     }

@@ -70,7 +70,20 @@ export class Head implements Appendable, Queryable {
     return { head, report };
   }
 
+  /** Records that passed their checksum but could not be decoded at replay (skipped, never fatal). */
+  replaySkipped = 0;
+  replaySkipReason = '';
+
   private replayRecord(rec: Uint8Array): void {
+    try {
+      this.applyRecord(rec);
+    } catch (err) {
+      this.replaySkipped++;
+      this.replaySkipReason ||= (err as Error).message;
+    }
+  }
+
+  private applyRecord(rec: Uint8Array): void {
     switch (rec[0]) {
       case REC_SERIES:
         decodeSeriesRecord(rec, (ref, labels) => this.createWithRef(ref, labels));

@@ -3,8 +3,12 @@
  *
  *  SERIES   u8 type, u8[3] 0, u32 count, then per series: u32 ref, u32 labelCount, per name and value:
  *           u32 byteLength + UTF-8 bytes.
- *  SAMPLES  u8 type, u8[3] 0, u32 count, u32 refs[count], (u32 0 if count is odd), f64 t[count], f64 v[count]
- *           — columns, so encoding is three memcpys and values keep their NaN bits.
+ *  SAMPLES  u8 type, uvarint count, varint t0, then per sample: varint (ref - previous ref),
+ *           varint (t - t0); then f64 v[count] as raw bytes (values keep their NaN bits).
+ *           Refs of one request are mostly consecutive and its timestamps nearly equal, so the deltas
+ *           take a byte or two: ~11 bytes per sample instead of 20.
+ *
+ * varint = zigzag + LEB128, exact for integers below 2^52 (ms timestamps, refs).
  *
  * All integers little-endian.
  */
@@ -52,14 +56,18 @@ export function encodeSeriesRecord(entries: readonly SeriesRecordEntry[]): Uint8
 export function decodeSeriesRecord(buf: Uint8Array, onSeries: (ref: number, labels: Labels) => void): void {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const count = dv.getUint32(4, true);
+  if (count > buf.length / 8) throw new Error(`series record claims ${count} series in ${buf.length} bytes`);
   let off = 8;
   for (let i = 0; i < count; i++) {
     const ref = dv.getUint32(off, true);
     const n = dv.getUint32(off + 4, true);
     off += 8;
+    // Every label takes at least 8 bytes: refuse counts the record cannot hold before allocating.
+    if (n > (buf.length - off) / 8) throw new Error(`series record: series ${ref} claims ${n} labels`);
     const ls: string[] = new Array(n * 2);
     for (let j = 0; j < n * 2; j++) {
       const len = dv.getUint32(off, true);
+      if (off + 4 + len > buf.length) throw new Error(`series record: label of ${len} bytes runs past the record`);
       ls[j] = dec.decode(buf.subarray(off + 4, off + 4 + len));
       off += 4 + len;
     }
@@ -67,16 +75,55 @@ export function decodeSeriesRecord(buf: Uint8Array, onSeries: (ref: number, labe
   }
 }
 
+/** Appends the zigzag LEB128 form of integer `v` (|v| < 2^52) at `off`; returns the new offset. */
+function putVarint(out: Uint8Array, off: number, v: number): number {
+  let z = v >= 0 ? v * 2 : -v * 2 - 1;
+  while (z >= 0x80) {
+    out[off++] = (z % 0x80) | 0x80;
+    z = Math.floor(z / 0x80);
+  }
+  out[off++] = z;
+  return off;
+}
+
+class VarintReader {
+  off: number;
+  constructor(
+    private readonly buf: Uint8Array,
+    off: number,
+  ) {
+    this.off = off;
+  }
+  next(): number {
+    let z = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.off >= this.buf.length) throw new Error('samples record truncated inside a varint');
+      const b = this.buf[this.off++]!;
+      z += (b & 0x7f) * mul;
+      if (b < 0x80) return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+      mul *= 0x80;
+    }
+    throw new Error('samples record has an overlong varint');
+  }
+}
+
 export function encodeSamplesRecord(refs: Uint32Array, ts: Float64Array, vs: Float64Array, count: number): Uint8Array {
-  const refBytes = count * 4 + (count & 1 ? 4 : 0);
-  const out = new Uint8Array(8 + refBytes + count * 16);
-  const dv = new DataView(out.buffer);
+  // Worst case 8 bytes per varint (values < 2^52); trimmed below.
+  const out = new Uint8Array(1 + 8 + 8 + count * 16 + count * 8);
   out[0] = REC_SAMPLES;
-  dv.setUint32(4, count, true);
-  out.set(new Uint8Array(refs.buffer, refs.byteOffset, count * 4), 8);
-  out.set(new Uint8Array(ts.buffer, ts.byteOffset, count * 8), 8 + refBytes);
-  out.set(new Uint8Array(vs.buffer, vs.byteOffset, count * 8), 8 + refBytes + count * 8);
-  return out;
+  let off = putVarint(out, 1, count);
+  const t0 = count > 0 ? ts[0]! : 0;
+  off = putVarint(out, off, t0);
+  let prev = 0;
+  for (let i = 0; i < count; i++) {
+    const r = refs[i]!;
+    off = putVarint(out, off, r - prev);
+    prev = r;
+    off = putVarint(out, off, ts[i]! - t0);
+  }
+  out.set(new Uint8Array(vs.buffer, vs.byteOffset, count * 8), off);
+  return out.subarray(0, off + count * 8);
 }
 
 export interface SamplesColumns {
@@ -86,16 +133,21 @@ export interface SamplesColumns {
 }
 
 export function decodeSamplesRecord(buf: Uint8Array): SamplesColumns {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const count = dv.getUint32(4, true);
-  const refBytes = count * 4 + (count & 1 ? 4 : 0);
-  if (8 + refBytes + count * 16 > buf.length) throw new Error(`samples record of ${buf.length} bytes too short for ${count} samples`);
-  // Copy into fresh, aligned arrays (the record may sit at any byte offset in the segment).
+  const rd = new VarintReader(buf, 1);
+  const count = rd.next();
+  if (count < 0 || count > buf.length) throw new Error(`samples record claims ${count} samples in ${buf.length} bytes`);
+  const t0 = rd.next();
   const refs = new Uint32Array(count);
-  new Uint8Array(refs.buffer).set(buf.subarray(8, 8 + count * 4));
   const ts = new Float64Array(count);
-  new Uint8Array(ts.buffer).set(buf.subarray(8 + refBytes, 8 + refBytes + count * 8));
+  let prev = 0;
+  for (let i = 0; i < count; i++) {
+    prev += rd.next();
+    refs[i] = prev;
+    ts[i] = t0 + rd.next();
+  }
+  if (rd.off + count * 8 > buf.length) throw new Error(`samples record of ${buf.length} bytes too short for ${count} values`);
+  // Copy into a fresh, aligned array (the record may sit at any byte offset in the segment).
   const vs = new Float64Array(count);
-  new Uint8Array(vs.buffer).set(buf.subarray(8 + refBytes + count * 8, 8 + refBytes + count * 16));
+  new Uint8Array(vs.buffer).set(buf.subarray(rd.off, rd.off + count * 8));
   return { refs, ts, vs };
 }
