@@ -14,6 +14,27 @@ export interface ClosedChunk {
   maxT: number;
 }
 
+/**
+ * Closed chunks are copied into shared 256 KiB arenas: one ArrayBuffer per chunk would cost a separate
+ * off-heap allocation (and its bookkeeping) for ~100-300 bytes of data. Chunks of a time range close
+ * together, so an arena's chunks also expire together when the head is truncated.
+ */
+const ARENA_BYTES = 256 * 1024;
+let arena = new ArrayBuffer(ARENA_BYTES);
+let arenaUsed = 0;
+
+function keepChunk(bytes: Uint8Array): Uint8Array {
+  if (bytes.length > 4096) return bytes.slice();
+  if (arenaUsed + bytes.length > ARENA_BYTES) {
+    arena = new ArrayBuffer(ARENA_BYTES);
+    arenaUsed = 0;
+  }
+  const out = new Uint8Array(arena, arenaUsed, bytes.length);
+  out.set(bytes);
+  arenaUsed += bytes.length;
+  return out;
+}
+
 /** Result of checking whether a sample can be appended. */
 export const enum Appendable {
   InOrder = 0,
@@ -132,7 +153,7 @@ export class MemSeries {
   private cut(t: number, chunkRangeMs: number): void {
     if (this.head !== null && this.headCount > 0) {
       // Copy the exact bytes so the closed chunk does not keep the appender's spare capacity alive.
-      this.closed.push({ bytes: this.head.bytes().slice(), minT: this.headMinT, maxT: this.maxT });
+      this.closed.push({ bytes: keepChunk(this.head.bytes()), minT: this.headMinT, maxT: this.maxT });
     }
     this.head = new XorChunk();
     this.app = this.head.appender();
