@@ -139,7 +139,7 @@ test('tenants are separate; the rate limit answers 429 and the series limit 400,
     const many = (n: number, t: number) => [...Array(n).keys()].map((i) => series({ __name__: 'r', i: String(i) }, [[t, i]]));
     const r1 = await post(st, v1Body(many(3, NOW)), h);
     assert.equal(r1.status, 400);
-    assert.match(r1.text, /max_global_series_per_user|max_series_per_tenant=2/);
+    assert.match(r1.text, /limit max_global_series_per_user=2/);
     const r2 = await post(st, v1Body(many(30, NOW + 1)), h);
     assert.equal(r2.status, 429);
     assert.match(r2.text, /ingestion_rate=10/);

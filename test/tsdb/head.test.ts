@@ -131,7 +131,7 @@ test('the series limit rejects new series with the limit named, existing ones st
   const app = head.appender();
   app.append(0, L({ __name__: 'a' }), 1, 1);
   app.append(0, L({ __name__: 'b' }), 1, 1);
-  assert.throws(() => app.append(0, L({ __name__: 'c' }), 1, 1), /max_series_per_tenant=2/);
+  assert.throws(() => app.append(0, L({ __name__: 'c' }), 1, 1), /max_global_series_per_user=2/);
   app.append(0, L({ __name__: 'a' }), 2, 1);
   await app.commit();
   assert.equal(head.numSeries(), 2);
