@@ -136,7 +136,7 @@ export class Head implements Appendable, Queryable {
     if (this.opts.maxSeries > 0 && this.seriesCount >= this.opts.maxSeries) {
       throw new StorageError(
         'series_limit',
-        `per-tenant series limit reached (limit max_global_series_per_user=${this.opts.maxSeries}); new series are rejected until series go away`,
+        `per-tenant series limit reached (limit max_global_series_per_user=${this.opts.maxSeries}); new series are rejected, existing ones still accept samples`,
       );
     }
     const series = this.createWithRef(this.nextRef, labels);
