@@ -1,6 +1,7 @@
 /** Parsing of Prometheus HTTP API parameters (times, match[]), with Prometheus's error wording. */
 import type { Matcher } from '../model/matcher.js';
 import { parseMetricSelector } from '../promql/parser/index.js';
+import { parseDuration as parseModelDuration } from '../model/duration.js';
 
 export class ApiError extends Error {
   constructor(
@@ -21,15 +22,133 @@ export const STATUS_OF: Record<ApiError['errorType'], number> = {
   not_found: 404,
 };
 
-/** Parses `123`, `123.456` (Unix seconds) or RFC 3339 into milliseconds. */
-export function parseTime(s: string): number {
-  if (/^[+-]?\d+(\.\d+)?$/.test(s)) {
-    const ms = Math.round(Number(s) * 1000);
-    if (Number.isFinite(ms)) return ms;
+/**
+ * Go's strconv.ParseFloat(s, 64) for the syntax clients send: decimal (with exponent), hexadecimal floats,
+ * `Inf`/`Infinity`/`NaN`. Null when Go would return an error (including out of range).
+ */
+export function parseGoFloat(s: string): number | null {
+  const m = /^([+-]?)(?:(inf(?:inity)?)|(nan)|((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|0[xX]((?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+))[pP]([+-]?\d+))$/i.exec(s);
+  if (m === null) return null;
+  const neg = m[1] === '-';
+  if (m[2] !== undefined) return neg ? -Infinity : Infinity;
+  if (m[3] !== undefined) return NaN;
+  let v: number;
+  if (m[4] !== undefined) v = Number(m[4]);
+  else {
+    const [int, frac = ''] = m[5]!.split('.') as [string, string?];
+    v = parseInt(int || '0', 16);
+    for (let i = 0; i < frac.length; i++) v += parseInt(frac[i]!, 16) / 16 ** (i + 1);
+    v *= 2 ** Number(m[6]);
   }
-  const t = Date.parse(s);
-  if (!Number.isNaN(t) && /^\d{4}-\d{2}-\d{2}T/.test(s)) return t;
-  throw new Error(`cannot parse ${JSON.stringify(s)} to a valid timestamp`);
+  if (!Number.isFinite(v)) return null; // ErrRange
+  return neg ? -v : v;
+}
+
+/** Go's %q for error messages. */
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"' || ch === '\\') out += '\\' + ch;
+    else if (c === 7) out += '\\a';
+    else if (c === 8) out += '\\b';
+    else if (c === 12) out += '\\f';
+    else if (c === 10) out += '\\n';
+    else if (c === 13) out += '\\r';
+    else if (c === 9) out += '\\t';
+    else if (c === 11) out += '\\v';
+    else if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
+    else if (c >= 0x80 && c < 0xa0) out += '\\u' + c.toString(16).padStart(4, '0');
+    else out += ch;
+  }
+  return out + '"';
+}
+
+/** Go's math.Round: halves away from zero. */
+function goRound(x: number): number {
+  return x < 0 ? -Math.round(-x) : Math.round(x);
+}
+
+/** The bounds Prometheus clients send for "no limit" (Go's time.Time formatting of its MinTime/MaxTime). */
+const MIN_TIME_FORMATTED = '-292273086-05-16T16:47:06Z';
+const MAX_TIME_FORMATTED = '292277025-08-18T07:12:54.999999999Z';
+export const MIN_TIME_MS = -9223309901257974000;
+export const MAX_TIME_MS = 9223309901257974999;
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/;
+
+function parseRFC3339(s: string): number | null {
+  const m = RFC3339.exec(s);
+  if (m === null) return null;
+  const [y, mo, d, h, mi, se] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
+  if (mo! < 1 || mo! > 12 || h! > 23 || mi! > 59 || se! > 59 || d! < 1) return null;
+  const date = new Date(0);
+  date.setUTCFullYear(y!, mo! - 1, d!);
+  if (date.getUTCMonth() !== mo! - 1) return null; // day out of range for the month
+  let ms = date.getTime() + h! * 3_600_000 + mi! * 60_000 + se! * 1000;
+  if (m[7] !== undefined) ms += Number(m[7].padEnd(9, '0').slice(0, 3));
+  if (m[8] === undefined) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) return null;
+    const off = (oh * 60 + om) * 60_000;
+    ms += m[9] === '-' ? off : -off;
+  }
+  return ms;
+}
+
+/**
+ * Prometheus's parseTime: Unix seconds as a Go float (the fraction rounded to milliseconds) or RFC 3339 with
+ * optional nanoseconds; returns milliseconds.
+ */
+export function parseTime(s: string): number {
+  const f = parseGoFloat(s);
+  if (f !== null && Number.isFinite(f)) {
+    let sec = Math.trunc(f);
+    let ns = Math.trunc((goRound((f - sec) * 1000) / 1000) * 1e9);
+    if (ns < 0) {
+      sec -= 1;
+      ns += 1e9;
+    } else if (ns >= 1e9) {
+      sec += 1;
+      ns -= 1e9;
+    }
+    return sec * 1000 + Math.floor(ns / 1e6);
+  }
+  const t = parseRFC3339(s);
+  if (t !== null) return t;
+  if (s === MIN_TIME_FORMATTED) return MIN_TIME_MS;
+  if (s === MAX_TIME_FORMATTED) return MAX_TIME_MS;
+  throw new Error(`cannot parse ${goQuote(s)} to a valid timestamp`);
+}
+
+/**
+ * Prometheus's API parseDuration: seconds as a Go float, or a Prometheus duration (`5m`, `1h30m`).
+ * Returns milliseconds (fractional below 1ms, as Go keeps nanoseconds).
+ */
+export function parseDuration(s: string): number {
+  const f = parseGoFloat(s);
+  if (f !== null) {
+    const ns = f * 1e9;
+    if (ns > 9223372036854775807 || ns < -9223372036854775808) {
+      throw new Error(`cannot parse ${goQuote(s)} to a valid duration. It overflows int64`);
+    }
+    // Go converts NaN to the minimum int64, a negative duration.
+    return Number.isNaN(ns) ? -9223372036854.775 : Math.trunc(ns) / 1e6;
+  }
+  try {
+    return parseModelDuration(s);
+  } catch {
+    throw new Error(`cannot parse ${goQuote(s)} to a valid duration`);
+  }
+}
+
+/** Go's strconv.Atoi with its error text. */
+export function atoi(s: string): number {
+  if (!/^[+-]?\d+$/.test(s)) throw new Error(`strconv.Atoi: parsing ${goQuote(s)}: invalid syntax`);
+  const n = Number(s);
+  if (Math.abs(n) > 9223372036854775807) throw new Error(`strconv.Atoi: parsing ${goQuote(s)}: value out of range`);
+  return n === 0 ? 0 : n;
 }
 
 /** Prometheus's sentinels for "no bound" map to infinities here. */

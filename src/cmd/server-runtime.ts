@@ -11,6 +11,8 @@ import { TSDB } from '../tsdb/index.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { logLevel, parseListenAddress } from './flags.js';
 import { Gauge } from 'prom-client';
+import { stringify as toYaml } from 'yaml';
+import { Engine } from '../promql/engine/index.js';
 
 export interface Runtime {
   cfg: Config;
@@ -75,7 +77,10 @@ export async function startServer(values: Record<string, unknown>, roleName: str
       this.set(receiver.bufferedStandbySamples());
     },
   });
-  const app = createApp({ receiver, db, registry, logger, isReady: () => ready });
+  const engine = new Engine();
+  const flags: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) if (v !== undefined) flags[k] = String(v);
+  const app = createApp({ receiver, db, registry, logger, isReady: () => ready, engine, flags, configYaml: toYaml(cfg) });
 
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));

@@ -3,6 +3,7 @@
  * on one Hono app. Tests call `app.request()` directly, no sockets needed.
  */
 import { Hono, type Context } from 'hono';
+import { compress } from 'hono/compress';
 import type { Registry } from 'prom-client';
 import type { Receiver } from '../receive/index.js';
 import { tenantOf, validateTenant } from '../receive/index.js';
@@ -10,7 +11,13 @@ import type { TSDB } from '../tsdb/index.js';
 import { ApiError, STATUS_OF } from '../api/params.js';
 import { labelNamesApi, labelValuesApi, seriesApi, type ApiData, type ApiParams } from '../api/labels-api.js';
 import { remoteRead } from '../api/remote-read.js';
-import type { Querier } from '../storage/interface.js';
+import type { Engine } from '../promql/engine/index.js';
+import { instantQueryApi, rangeQueryApi } from '../api/query-api.js';
+import { formatQueryApi, parseQueryApi } from '../api/parse-api.js';
+import { buildInfoApi, configApi, flagsApi, metadataApi, queryExemplarsApi, runtimeInfoApi, tsdbStatusApi } from '../api/status-api.js';
+import { federate } from '../api/federate.js';
+import { handle, type ApiResponse } from '../api/response.js';
+import type { Querier, Queryable } from '../storage/interface.js';
 import type { Logger } from '../util/log.js';
 
 export interface AppDeps {
@@ -20,6 +27,16 @@ export interface AppDeps {
   logger: Logger;
   /** False until startup (WAL replay) finished and while shutting down. */
   isReady: () => boolean;
+  /** The PromQL engine behind /api/v1/query and /api/v1/query_range. */
+  engine: Engine;
+  /** The longest a query may run whatever its `timeout` parameter says (default 2m, as Prometheus's query.timeout). */
+  queryTimeoutMs?: number;
+  /** Command-line flags as /api/v1/status/flags shows them (name without dashes → value). */
+  flags?: Record<string, string>;
+  /** The effective configuration as YAML, for /api/v1/status/config. */
+  configYaml?: string;
+  /** How far back /federate looks for a series' latest sample (default 5m, as the engine's lookback delta). */
+  lookbackDeltaMs?: number;
 }
 
 type Env = { Variables: { tenant: string } };
@@ -30,16 +47,35 @@ const EMPTY_QUERIER: Querier = {
   labelNames: async () => [],
   labelValues: async () => [],
 };
+const EMPTY_QUERYABLE: Queryable = { querier: () => EMPTY_QUERIER };
 
+/**
+ * Request parameters as Go's r.FormValue sees them: a POSTed form (urlencoded or multipart) first, then the
+ * URL's query string.
+ */
 async function params(c: Context): Promise<ApiParams> {
   const url = new URL(c.req.url);
   const all = new Map<string, string[]>();
-  for (const [k, v] of url.searchParams) all.set(k, [...(all.get(k) ?? []), v]);
-  if (c.req.method === 'POST' && (c.req.header('content-type') ?? '').includes('application/x-www-form-urlencoded')) {
-    const form = new URLSearchParams(await c.req.text());
-    for (const [k, v] of form) all.set(k, [...(all.get(k) ?? []), v]);
+  const add = (k: string, v: string) => all.set(k, [...(all.get(k) ?? []), v]);
+  if (c.req.method === 'POST') {
+    const type = c.req.header('content-type') ?? '';
+    if (type.includes('application/x-www-form-urlencoded')) {
+      for (const [k, v] of new URLSearchParams(await c.req.text())) add(k, v);
+    } else if (type.includes('multipart/form-data')) {
+      // Like Go's FormValue, a body that does not parse is ignored.
+      const form = await c.req.raw.formData().catch(() => null);
+      for (const [k, v] of form ?? []) if (typeof v === 'string') add(k, v);
+    }
   }
+  for (const [k, v] of url.searchParams) add(k, v);
   return { get: (n) => all.get(n)?.[0], getAll: (n) => all.get(n) ?? [] };
+}
+
+function send(c: Context, r: ApiResponse) {
+  for (const [k, v] of Object.entries(r.headers)) c.header(k, v);
+  if (r.body === null) return c.body(null, r.status as 204);
+  if (typeof r.body === 'string') return c.body(r.body, r.status as 200);
+  return c.body(r.body, r.status as 200);
 }
 
 function apiError(c: Context, err: unknown) {
@@ -65,13 +101,17 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   // Tenant: X-Scope-OrgID, or the default tenant.
-  app.use('/api/*', async (c, next) => {
+  const tenantMiddleware = async (c: Context<Env>, next: () => Promise<void>) => {
     const tenant = tenantOf(c.req.header('X-Scope-OrgID'));
     const bad = validateTenant(tenant);
     if (bad !== null) return c.text(bad, 400);
     c.set('tenant', tenant);
     await next();
-  });
+  };
+  app.use('/api/*', tenantMiddleware);
+  app.use('/federate', tenantMiddleware);
+  // Query results and federation can be large: gzip/deflate them when the client accepts it, as Prometheus does.
+  for (const path of ['/api/v1/query', '/api/v1/query_range', '/federate']) app.use(path, compress());
 
   const write = async (c: Context<Env>) => {
     const body = new Uint8Array(await c.req.arrayBuffer());
@@ -100,6 +140,44 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.on(['GET', 'POST'], '/api/v1/series', readApi((q, p) => seriesApi(q, p)));
   app.on(['GET', 'POST'], '/api/v1/labels', readApi((q, p) => labelNamesApi(q, p)));
   app.get('/api/v1/label/:name/values', readApi((q, p, c) => labelValuesApi(q, c.req.param('name') ?? '', p)));
+
+  // PromQL and the rest of the Prometheus HTTP API v1.
+  const queryable = (c: Context<Env>): Queryable => db.getHead(c.get('tenant')) ?? EMPTY_QUERYABLE;
+  const api = (fn: (p: ApiParams, c: Context<Env>) => Promise<ApiResponse> | ApiResponse) => async (c: Context<Env>) => {
+    const p = await params(c);
+    return send(c, await handle(() => fn(p, c)));
+  };
+  const queryCtx = (c: Context<Env>) => ({
+    engine: deps.engine,
+    queryable: queryable(c),
+    signal: c.req.raw.signal,
+    maxTimeoutMs: deps.queryTimeoutMs ?? 2 * 60_000,
+  });
+  app.on(['GET', 'POST'], '/api/v1/query', api((p, c) => instantQueryApi(queryCtx(c), p)));
+  app.on(['GET', 'POST'], '/api/v1/query_range', api((p, c) => rangeQueryApi(queryCtx(c), p)));
+  app.on(['GET', 'POST'], '/api/v1/query_exemplars', api((p) => queryExemplarsApi(p)));
+  app.on(['GET', 'POST'], '/api/v1/format_query', api((p) => formatQueryApi(p)));
+  app.on(['GET', 'POST'], '/api/v1/parse_query', api((p) => parseQueryApi(p)));
+  app.get('/api/v1/metadata', api((p) => metadataApi(p)));
+  app.get('/api/v1/status/buildinfo', api(() => buildInfoApi()));
+  app.get(
+    '/api/v1/status/runtimeinfo',
+    api(() => runtimeInfoApi({ corruptionCount: [...db.lastReplay.values()].filter((r) => r.truncated).length })),
+  );
+  app.get('/api/v1/status/flags', api(() => flagsApi(deps.flags)));
+  app.get('/api/v1/status/config', api(() => configApi(deps.configYaml)));
+  app.get('/api/v1/status/tsdb', api((p, c) => tsdbStatusApi(db.getHead(c.get('tenant')), p)));
+  app.on(['GET', 'POST'], '/federate', async (c) => {
+    const p = await params(c);
+    const r = await federate(querier(c), {
+      matches: p.getAll('match[]'),
+      accept: c.req.header('Accept'),
+      now: Date.now(),
+      lookbackDeltaMs: deps.lookbackDeltaMs ?? 5 * 60_000,
+    });
+    for (const [k, v] of Object.entries(r.headers)) c.header(k, v);
+    return c.body(r.body, r.status as 200);
+  });
 
   app.post('/api/v1/read', async (c) => {
     const res = await remoteRead(querier(c), new Uint8Array(await c.req.arrayBuffer()));
@@ -137,7 +215,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
     c.text(
       'Argus — HA Prometheus-compatible metrics.\n\n' +
         'POST /api/v1/push | /api/v1/receive | /api/v1/write   remote write 1.0/2.0\n' +
+        'GET  /api/v1/query | /api/v1/query_range                PromQL (Prometheus HTTP API v1)\n' +
         'GET  /api/v1/series | /api/v1/labels | /api/v1/label/<name>/values\n' +
+        'GET  /api/v1/format_query | /api/v1/parse_query | /api/v1/metadata | /api/v1/query_exemplars\n' +
+        'GET  /api/v1/status/{buildinfo,runtimeinfo,flags,config,tsdb}\n' +
+        'GET  /federate?match[]=...                               latest samples, text exposition format\n' +
         'POST /api/v1/read                                       remote read\n' +
         'GET  /api/v1/ha/clusters                                HA election status\n' +
         'GET  /metrics | /-/healthy | /-/ready\n',

@@ -12,6 +12,7 @@ import { encodeWriteV1, encodeWriteV2, snappyCompress, type WriteSeries, type Wr
 import { labelsFromObject, labelsToObject } from '../../src/model/labels.js';
 import { Matcher, MatchType } from '../../src/model/matcher.js';
 import { drain } from '../../src/tsdb/head/index.js';
+import { Engine } from '../../src/promql/engine/index.js';
 
 export interface Stack {
   cfg: Config;
@@ -43,7 +44,7 @@ export async function startStack(yaml = '', opts: { dir?: string; kv?: KV<Replic
   const registry = new Registry();
   registerTSDBMetrics(registry, db);
   const receiver = new Receiver(cfg, db, tracker, nopLogger, createReceiveMetrics(registry));
-  const app = createApp({ receiver, db, registry, logger: nopLogger, isReady: () => true });
+  const app = createApp({ receiver, db, registry, logger: nopLogger, isReady: () => true, engine: new Engine() });
   return {
     cfg,
     dir,
