@@ -19,6 +19,9 @@ export class PromQLError extends Error {
   }
 }
 
+export const TOO_MANY_SAMPLES = 'query processing would load too many samples into memory in query execution';
+export const DUPLICATE_LABELSET = 'vector cannot contain metrics with the same labelset';
+
 /** An evaluation error (HTTP 422). */
 export function execError(message: string): PromQLError {
   return new PromQLError('execution', message);

@@ -6,7 +6,7 @@
 import type { Labels } from '../../model/labels.js';
 import { EMPTY_LABELS } from '../../model/labels.js';
 import type { Querier } from '../../storage/interface.js';
-import { Annotations, execError, PromQLError } from './errors.js';
+import { Annotations, DUPLICATE_LABELSET, execError, PromQLError, TOO_MANY_SAMPLES } from './errors.js';
 import type { NegNode, PNode, SINode, SQNode } from './plan.js';
 import { evalAggregate } from './aggregations.js';
 import { evalBinary } from './binary.js';
@@ -31,6 +31,7 @@ export interface QueryState {
   /** Non-annotation warnings (from storage). */
   warnings: string[];
   lastYield: number;
+  /** Work done since the clock was last checked (see `shouldTick`). */
   ticks: number;
   /** Default subquery resolution in ms. */
   subqueryStep: number;
@@ -42,15 +43,13 @@ export interface QueryState {
 export interface Sample {
   labels: Labels;
   f: number;
-  /** Timestamp of the point (the step time, or the sample time for `timestamp()` over a selector). */
+  /** The step time. */
   t: number;
   dropName: boolean;
 }
 
 export type Vector = Sample[];
 
-export const TOO_MANY_SAMPLES = 'query processing would load too many samples into memory in query execution';
-export const DUPLICATE_LABELSET = 'vector cannot contain metrics with the same labelset';
 
 const YIELD_AFTER_MS = 10;
 /** Units of work (about a sample each) between two looks at the clock. */

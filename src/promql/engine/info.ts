@@ -7,7 +7,8 @@ import { getLabel, labelsFromPairs, labelsKey, METRIC_NAME } from '../../model/l
 import { Matcher, MatchType } from '../../model/matcher.js';
 import { isStaleNaN } from '../../model/value.js';
 import { execError } from './errors.js';
-import { DUPLICATE_LABELSET, type Evaluator } from './evaluator.js';
+import type { Evaluator } from './evaluator.js';
+import { DUPLICATE_LABELSET } from './errors.js';
 import { promLabelsString } from './labels.js';
 import type { CallNode, PNode } from './plan.js';
 import { streamSeries } from './selectors.js';

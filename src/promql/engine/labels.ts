@@ -4,7 +4,7 @@ import { labelsFromPairs, labelsKey, METRIC_NAME } from '../../model/labels.js';
 import { MatchType, type Matcher } from '../../model/matcher.js';
 import { goQuote } from '../parser/goutil.js';
 import { execError } from './errors.js';
-import { DUPLICATE_LABELSET } from './evaluator.js';
+import { DUPLICATE_LABELSET } from './errors.js';
 import { Series, type Matrix } from './value.js';
 
 const METADATA = new Set([METRIC_NAME, '__type__', '__unit__']);
