@@ -4,16 +4,14 @@
  */
 import type { Labels } from '../../model/labels.js';
 import { labelsKey } from '../../model/labels.js';
-import { formatFloatF, formatFloatG } from '../parser/goutil.js';
-import { execError } from './errors.js';
+import { formatFloatF, formatFloatG, goQuote } from '../parser/goutil.js';
+import { DUPLICATE_LABELSET, execError } from './errors.js';
 import type { Evaluator, Sample } from './evaluator.js';
-import { DUPLICATE_LABELSET } from './errors.js';
+import { invalidQuantileText } from './functions/range.js';
 import { kahanC, kahanInc, quantileOf } from './functions/util.js';
 import { xxhash64Labels } from './hash.js';
 import { groupingLabels, isValidLabelName } from './labels.js';
 import type { AggNode } from './plan.js';
-import { invalidQuantileText } from './functions/range.js';
-import { goQuote } from '../parser/goutil.js';
 import { OutputCollector, Series, totalSamples, type Matrix } from './value.js';
 
 /** Group key of a series: its `by` labels, or all labels but the `without` ones and the name. */

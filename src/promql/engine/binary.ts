@@ -6,12 +6,11 @@
 import type { Labels } from '../../model/labels.js';
 import { EMPTY_LABELS, labelsKey, labelsFromPairs, METRIC_NAME } from '../../model/labels.js';
 import type { BinaryOp, VectorMatching } from '../parser/ast.js';
-import { execError } from './errors.js';
+import { DUPLICATE_LABELSET, execError } from './errors.js';
 import type { Evaluator } from './evaluator.js';
-import { DUPLICATE_LABELSET } from './errors.js';
 import type { BinNode } from './plan.js';
 import { dropMetadata, promLabelsString } from './labels.js';
-import { OutputCollector, Series, totalSamples, type Matrix } from './value.js';
+import { OutputCollector, Series, totalSamples, type Matrix, type Slot } from './value.js';
 
 /** Go's math.Pow special cases that differ from JavaScript's. */
 export function goPow(x: number, y: number): number {
@@ -244,8 +243,15 @@ async function setOp(ev: Evaluator, n: BinNode): Promise<Matrix> {
   const gr = new Gatherer(rhs);
   const present = new Uint8Array(numSigs);
   const out = new OutputCollector(ev.steps);
-  const emit = (s: Series, t: number, f: number): void => {
-    if (!out.emit(s.labels, t, f, s.dropName, ev.isInstant)) throw execError(DUPLICATE_LABELSET);
+  const slotsL: (Slot | undefined)[] = new Array(lhs.length);
+  const slotsR: (Slot | undefined)[] = new Array(rhs.length);
+  const emit = (m: Matrix, slots: (Slot | undefined)[], idx: number, t: number, f: number): void => {
+    let slot = slots[idx];
+    if (slot === undefined) {
+      const s = m[idx]!;
+      slots[idx] = slot = out.slot(s.labels, s.dropName);
+    }
+    if (!out.push(slot, t, f, ev.isInstant)) throw execError(DUPLICATE_LABELSET);
   };
   for (let i = 0; i < ev.steps; i++) {
     if (ev.shouldTick(lhs.length + rhs.length)) await ev.tick();
@@ -261,7 +267,7 @@ async function setOp(ev: Evaluator, n: BinNode): Promise<Matrix> {
         for (let k = 0; k < nr; k++) present[rsig[gr.idx[k]!]!] = 1;
         for (let k = 0; k < nl; k++) {
           const s = gl.idx[k]!;
-          if (present[lsig[s]!] === 1) emit(lhs[s]!, t, gl.val[k]!);
+          if (present[lsig[s]!] === 1) emit(lhs, slotsL, s, t, gl.val[k]!);
         }
         break;
       case 'or':
@@ -269,11 +275,11 @@ async function setOp(ev: Evaluator, n: BinNode): Promise<Matrix> {
         for (let k = 0; k < nl; k++) {
           const s = gl.idx[k]!;
           present[lsig[s]!] = 1;
-          emit(lhs[s]!, t, gl.val[k]!);
+          emit(lhs, slotsL, s, t, gl.val[k]!);
         }
         for (let k = 0; k < nr; k++) {
           const s = gr.idx[k]!;
-          if (nl === 0 || present[rsig[s]!] === 0) emit(rhs[s]!, t, gr.val[k]!);
+          if (nl === 0 || present[rsig[s]!] === 0) emit(rhs, slotsR, s, t, gr.val[k]!);
         }
         break;
       case 'unless':
@@ -281,7 +287,7 @@ async function setOp(ev: Evaluator, n: BinNode): Promise<Matrix> {
         if (nl > 0 && nr > 0) for (let k = 0; k < nr; k++) present[rsig[gr.idx[k]!]!] = 1;
         for (let k = 0; k < nl; k++) {
           const s = gl.idx[k]!;
-          if (present[lsig[s]!] === 0) emit(lhs[s]!, t, gl.val[k]!);
+          if (present[lsig[s]!] === 0) emit(lhs, slotsL, s, t, gl.val[k]!);
         }
         break;
       default:
@@ -335,14 +341,19 @@ async function vectorVector(ev: Evaluator, n: BinNode): Promise<Matrix> {
   const rightVal = new Float64Array(numSigs);
   const rightPresent = new Uint8Array(numSigs);
   const matchedPresent = new Uint8Array(numSigs);
-  const matchedSets: (Set<string> | undefined)[] = new Array(numSigs);
+  const matchedSets: (Set<Labels> | undefined)[] = new Array(numSigs);
   const out = new OutputCollector(ev.steps);
   const cache = new Map<Labels, Map<Labels, Labels>>();
+  const interned = new Map<string, Labels>();
   const fillLabelsL: (Labels | undefined)[] = new Array(L.length);
   const fillLabelsR: (Labels | undefined)[] = new Array(R.length);
   const op = n.op;
   const cmp = isComparison(op);
   const trim = isTrim(op);
+  // The pairing of a left series with its match rarely changes between steps: remember the last one.
+  const lastRight: (Labels | undefined)[] = new Array(L.length);
+  const lastMetric: (Labels | undefined)[] = new Array(L.length);
+  const lastSlot: (Slot | undefined)[] = new Array(L.length);
   const result = (a: Labels, b: Labels): Labels => {
     let inner = cache.get(a);
     if (inner === undefined) {
@@ -352,12 +363,17 @@ async function vectorVector(ev: Evaluator, n: BinNode): Promise<Matrix> {
     let r = inner.get(b);
     if (r === undefined) {
       r = resultLabels(a, b, op, m, names);
+      // Equal label sets share one array, so identity compares them below.
+      const key = labelsKey(r);
+      const known = interned.get(key);
+      if (known !== undefined) r = known;
+      else interned.set(key, r);
       inner.set(b, r);
     }
     return r;
   };
 
-  const doOp = (lLabels: Labels, lf: number, rLabels: Labels, rf: number, sig: number, t: number): void => {
+  const doOp = (lLabels: Labels, lf: number, rLabels: Labels, rf: number, sig: number, t: number, li: number): void => {
     let fl = lf;
     let fr = rf;
     if (oneToMany) {
@@ -375,7 +391,19 @@ async function vectorVector(ev: Evaluator, n: BinNode): Promise<Matrix> {
       value = fl;
     } else value = arith(op, fl, fr);
     if (n.bool) value = keep ? 1 : 0;
-    const metric = result(lLabels, rLabels);
+    let metric: Labels;
+    let slot: Slot | undefined;
+    if (li >= 0 && lastRight[li] === rLabels) {
+      metric = lastMetric[li]!;
+      slot = lastSlot[li];
+    } else {
+      metric = result(lLabels, rLabels);
+      if (li >= 0) {
+        lastRight[li] = rLabels;
+        lastMetric[li] = metric;
+        lastSlot[li] = undefined;
+      }
+    }
     if (oneToOne) {
       if (matchedPresent[sig] === 1) {
         throw execError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
@@ -387,12 +415,15 @@ async function vectorVector(ev: Evaluator, n: BinNode): Promise<Matrix> {
         set = new Set();
         matchedSets[sig] = set;
       }
-      const key = labelsKey(metric);
-      if (set.has(key)) throw execError('multiple matches for labels: grouping labels must ensure unique matches');
-      set.add(key);
+      if (set.has(metric)) throw execError('multiple matches for labels: grouping labels must ensure unique matches');
+      set.add(metric);
     }
     if (!keep && !n.bool) return;
-    if (!out.emit(metric, t, value, n.bool, ev.isInstant)) throw execError(DUPLICATE_LABELSET);
+    if (slot === undefined) {
+      slot = out.slot(metric, n.bool);
+      if (li >= 0) lastSlot[li] = slot;
+    }
+    if (!out.push(slot, t, value, ev.isInstant)) throw execError(DUPLICATE_LABELSET);
   };
 
   for (let i = 0; i < ev.steps; i++) {
@@ -430,11 +461,11 @@ async function vectorVector(ev: Evaluator, n: BinNode): Promise<Matrix> {
       const sig = lsig[s]!;
       const ll = L[s]!.labels;
       if (rightPresent[sig] === 1) {
-        doOp(ll, gl.val[k]!, R[rightIdx[sig]!]!.labels, rightVal[sig]!, sig, t);
+        doOp(ll, gl.val[k]!, R[rightIdx[sig]!]!.labels, rightVal[sig]!, sig, t, s);
       } else if (fillR !== null) {
         let fl = fillLabelsL[s];
         if (fl === undefined) fillLabelsL[s] = fl = matchLabels(ll, m.on, names);
-        doOp(ll, gl.val[k]!, fl, fillR, sig, t);
+        doOp(ll, gl.val[k]!, fl, fillR, sig, t, s);
       }
     }
     if (fillL !== null) {
@@ -446,7 +477,7 @@ async function vectorVector(ev: Evaluator, n: BinNode): Promise<Matrix> {
         const rl = R[s]!.labels;
         let fl = fillLabelsR[s];
         if (fl === undefined) fillLabelsR[s] = fl = matchLabels(rl, m.on, names);
-        doOp(fl, fillL, rl, gr.val[k]!, sig, t);
+        doOp(fl, fillL, rl, gr.val[k]!, sig, t, -1);
       }
     }
   }

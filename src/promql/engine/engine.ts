@@ -4,12 +4,12 @@
  */
 import type { Labels } from '../../model/labels.js';
 import { compareLabels } from '../../model/labels.js';
-import type { Queryable } from '../../storage/interface.js';
+import type { Querier, Queryable } from '../../storage/interface.js';
 import { ParseError, parseExpr, type Expr } from '../parser/index.js';
 import { Annotations, PromQLError } from './errors.js';
 import { Evaluator, type QueryState } from './evaluator.js';
 import { dropMetadata, mergeSameLabelset } from './labels.js';
-import { plan } from './plan.js';
+import { plan, type PNode } from './plan.js';
 import { isString, type Matrix } from './value.js';
 
 export interface EngineOptions {
@@ -24,8 +24,11 @@ export interface EngineOptions {
 }
 
 export interface QueryOptions {
+  /** Overrides the engine's lookback delta for this query. */
   lookbackDeltaMs?: number;
+  /** Shortens the engine's timeout for this query. */
   timeoutMs?: number;
+  /** Aborting cancels the query (PromQLError 'canceled'). */
   signal?: AbortSignal;
 }
 
@@ -99,10 +102,18 @@ export class Engine {
     step: number,
     opts: QueryOptions,
   ): Promise<QueryResult> {
-    const timeout = opts.timeoutMs && opts.timeoutMs > 0 ? opts.timeoutMs : this.timeout;
+    // A per-query timeout can shorten the engine's, never extend it (as with Prometheus's `timeout` parameter).
+    const timeout = opts.timeoutMs && opts.timeoutMs > 0 ? Math.min(opts.timeoutMs, this.timeout) : this.timeout;
     const lookback = opts.lookbackDeltaMs && opts.lookbackDeltaMs > 0 ? opts.lookbackDeltaMs : this.lookback;
     if (opts.signal?.aborted) throw new PromQLError('canceled', 'query was canceled in query execution');
-    const root = plan(expr, start, end, step);
+    let root: PNode;
+    let querier: Querier;
+    try {
+      root = plan(expr, start, end, step);
+      querier = queryable.querier();
+    } catch (err) {
+      throw asPromQLError(err);
+    }
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     const done = new Promise<never>((_, reject) => {
@@ -112,7 +123,7 @@ export class Engine {
     });
     done.catch(() => undefined);
     const state: QueryState = {
-      querier: queryable.querier(),
+      querier,
       query,
       lookback,
       maxSamples: this.maxSamples,
@@ -157,14 +168,7 @@ export class Engine {
         }
       }
     } catch (err) {
-      if (err instanceof PromQLError) throw err;
-      if (err instanceof RangeError && /call stack/i.test(err.message)) {
-        throw new PromQLError('execution', 'query is nested too deeply to evaluate');
-      }
-      if (err instanceof RangeError && /allocation|Array buffer|Invalid typed array length/i.test(err.message)) {
-        throw new PromQLError('execution', `query needs too much memory: ${err.message}`);
-      }
-      throw new PromQLError('execution', `unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+      throw asPromQLError(err);
     } finally {
       clearTimeout(timer);
       if (onAbort !== undefined) opts.signal?.removeEventListener('abort', onAbort);
@@ -177,6 +181,18 @@ export class Engine {
       stats: { samplesLoaded: state.loaded, peakSamples: state.peak },
     };
   }
+}
+
+/** Any failure as a PromQLError: evaluation bugs and resource exhaustion become execution errors. */
+function asPromQLError(err: unknown): PromQLError {
+  if (err instanceof PromQLError) return err;
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return new PromQLError('execution', 'query is nested too deeply to evaluate');
+  }
+  if (err instanceof RangeError && /allocation|Array buffer|Invalid typed array length/i.test(err.message)) {
+    return new PromQLError('execution', `query needs too much memory: ${err.message}`);
+  }
+  return new PromQLError('execution', `unexpected error: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 function parse(query: string): Expr {

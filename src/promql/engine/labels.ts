@@ -3,8 +3,7 @@ import type { Labels } from '../../model/labels.js';
 import { labelsFromPairs, labelsKey, METRIC_NAME } from '../../model/labels.js';
 import { MatchType, type Matcher } from '../../model/matcher.js';
 import { goQuote } from '../parser/goutil.js';
-import { execError } from './errors.js';
-import { DUPLICATE_LABELSET } from './errors.js';
+import { DUPLICATE_LABELSET, execError } from './errors.js';
 import { Series, type Matrix } from './value.js';
 
 const METADATA = new Set([METRIC_NAME, '__type__', '__unit__']);

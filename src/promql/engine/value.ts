@@ -110,11 +110,8 @@ export class OutputCollector {
 
   constructor(private readonly capacity: number) {}
 
-  /**
-   * Returns false when the series already has a sample at `t` (the caller raises the error), unless
-   * `allowDuplicates` (instant evaluation keeps such samples as separate series, as Prometheus does).
-   */
-  emit(labels: Labels, t: number, f: number, dropName: boolean, allowDuplicates = false): boolean {
+  /** The output series for a label set (created on first use). */
+  slot(labels: Labels, dropName: boolean): Slot {
     let slot = this.byObj.get(labels);
     if (slot === undefined) {
       const key = labelsKey(labels);
@@ -126,9 +123,19 @@ export class OutputCollector {
       }
       this.byObj.set(labels, slot);
     }
+    return slot;
+  }
+
+  /**
+   * Adds a point to a slot. Returns false when the series already has a sample at `t` (the caller raises
+   * the error), unless `allowDuplicates` (instant evaluation keeps such samples as separate series, as
+   * Prometheus does).
+   */
+  push(slot: Slot, t: number, f: number, allowDuplicates = false): boolean {
     if (slot.lastT === t) {
       if (!allowDuplicates) return false;
-      const extra = new Series(labels, dropName, 1);
+      const s = slot.series;
+      const extra = new Series(s.labels, s.dropName, 1);
       extra.push(t, f);
       this.order.push({ series: extra, lastT: t });
       this.samples++;
@@ -140,12 +147,16 @@ export class OutputCollector {
     return true;
   }
 
+  emit(labels: Labels, t: number, f: number, dropName: boolean, allowDuplicates = false): boolean {
+    return this.push(this.slot(labels, dropName), t, f, allowDuplicates);
+  }
+
   matrix(): Matrix {
     return this.order.map((s) => s.series);
   }
 }
 
-interface Slot {
+export interface Slot {
   series: Series;
   lastT: number;
 }
