@@ -8,6 +8,10 @@ const BENCHMARKS: Record<string, { summary: string; run: () => Promise<boolean> 
     summary: 'remote-write ingest into Argus, Prometheus and VictoriaMetrics (samples/s, CPU/sample, RSS)',
     run: async () => (await import('./ingest.js')).runIngest(),
   },
+  query: {
+    summary: 'PromQL range queries over 10k series x 6 h in Argus and Prometheus 2.42 (median latency, ratio)',
+    run: async () => (await import('./query.js')).runQuery(),
+  },
 };
 
 function usage(): string {
