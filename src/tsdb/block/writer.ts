@@ -1,0 +1,205 @@
+/**
+ * writeBlock: turns series with their closed chunks into a block directory `<dir>/<ULID>/` with
+ * `chunks/000001…`, `index`, `tombstones` and `meta.json`. Everything is written into
+ * `<dir>/<ULID>.tmp-for-creation` (the suffix Prometheus uses, so its startup cleanup also recognises it),
+ * fsynced, and then renamed into place: a crash leaves either no block or a complete one.
+ */
+import { access, mkdir, open, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Labels } from '../../model/labels.js';
+import { ENCODING_XOR } from '../chunkenc/index.js';
+import { ChunkSegmentWriter, DEFAULT_SEGMENT_SIZE, type ChunkData } from './chunks.js';
+import { compareLabelsUtf8, compareUtf8 } from './encoding.js';
+import { writeIndex, type ChunkMeta, type IndexSeries } from './index-writer.js';
+import { META_FILENAME, META_VERSION, encodeMeta, type BlockCompaction, type BlockMeta, type ThanosMeta } from './meta.js';
+import { TOMBSTONES_FILENAME, encodeTombstones } from './tombstones.js';
+import { newUlid, parseUlid } from './ulid.js';
+
+export const TMP_SUFFIX = '.tmp-for-creation';
+
+/** A chunk handed to the writer: XOR bytes as the head holds them (sample count header included). */
+export interface BlockChunkInput {
+  /** Time of the first sample. */
+  minT: number;
+  /** Time of the last sample (inclusive). */
+  maxT: number;
+  bytes: Uint8Array;
+  /** Encoding byte (default 1, XOR). */
+  encoding?: number;
+}
+
+export interface BlockSeriesInput {
+  labels: Labels;
+  /** In time order, not overlapping. Series without chunks are left out of the block. */
+  chunks: readonly BlockChunkInput[];
+}
+
+export interface WriteBlockOptions {
+  /** Block range: every chunk must lie in [minT, maxT) (maxT exclusive, as in meta.json). */
+  minT: number;
+  maxT: number;
+  /** Default: a new ULID for the current time. */
+  ulid?: string;
+  /** Default: level 1 with the block itself as its only source (a block cut from a head). */
+  compaction?: BlockCompaction;
+  /** Extra `thanos` section for meta.json (external labels, source, resolution). */
+  thanos?: ThanosMeta;
+  /** Segment size limit for tests (default 512 MiB). */
+  segmentSize?: number;
+}
+
+interface PreparedSeries {
+  labels: Labels;
+  chunks: readonly BlockChunkInput[];
+}
+
+/** Writes a block and returns its meta; the block is at `join(dir, meta.ulid)`. */
+export async function writeBlock(dir: string, series: Iterable<BlockSeriesInput>, opts: WriteBlockOptions): Promise<BlockMeta> {
+  const { minT, maxT } = opts;
+  if (!Number.isSafeInteger(minT) || !Number.isSafeInteger(maxT) || maxT <= minT) {
+    throw new RangeError(`writeBlock: invalid range minT=${minT} maxT=${maxT} (integers, maxT exclusive and > minT)`);
+  }
+  const ulid = opts.ulid !== undefined ? canonicalUlid(opts.ulid) : newUlid();
+  const prepared = prepare(series, minT, maxT);
+
+  let numSamples = 0;
+  let numChunks = 0;
+  for (const s of prepared) {
+    numChunks += s.chunks.length;
+    for (const c of s.chunks) numSamples += (c.bytes[0]! << 8) | c.bytes[1]!;
+  }
+  const meta: BlockMeta = {
+    ulid,
+    minTime: minT,
+    maxTime: maxT,
+    stats: { numSamples, numSeries: prepared.length, numChunks },
+    compaction: opts.compaction ?? { level: 1, sources: [ulid] },
+    version: META_VERSION,
+  };
+  if (opts.thanos !== undefined) meta.thanos = opts.thanos;
+
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, ulid + TMP_SUFFIX);
+  const final = join(dir, ulid);
+  if (await exists(final)) throw new Error(`writeBlock: ${final} already exists`);
+  await rm(tmp, { recursive: true, force: true });
+  const chunksDir = join(tmp, 'chunks');
+  await mkdir(chunksDir, { recursive: true });
+  const cw = new ChunkSegmentWriter(chunksDir, opts.segmentSize ?? DEFAULT_SEGMENT_SIZE);
+  try {
+    const indexSeries: IndexSeries[] = new Array(prepared.length);
+    for (let i = 0; i < prepared.length; i++) {
+      const s = prepared[i]!;
+      const data: ChunkData[] = s.chunks.map((c) => ({ encoding: c.encoding ?? ENCODING_XOR, bytes: c.bytes }));
+      const refs = await cw.writeSeries(data);
+      const metas: ChunkMeta[] = s.chunks.map((c, j) => ({ minT: c.minT, maxT: c.maxT, ref: refs[j]! }));
+      indexSeries[i] = { labels: s.labels, chunks: metas };
+    }
+    await cw.close();
+    await syncDir(chunksDir);
+    await writeIndex(join(tmp, 'index'), indexSeries);
+    await writeSynced(join(tmp, TOMBSTONES_FILENAME), encodeTombstones());
+    await writeSynced(join(tmp, META_FILENAME), new TextEncoder().encode(encodeMeta(meta)));
+    await syncDir(tmp);
+    await rename(tmp, final);
+    await syncDir(dir);
+  } catch (err) {
+    await cw.abort();
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
+  return meta;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function canonicalUlid(s: string): string {
+  parseUlid(s);
+  return s.toUpperCase();
+}
+
+/**
+ * Validates the input and orders it as the index needs: label pairs by UTF-8 name, series by UTF-8 label
+ * order. Series without chunks are dropped (Prometheus's compactor does the same).
+ */
+function prepare(input: Iterable<BlockSeriesInput>, minT: number, maxT: number): PreparedSeries[] {
+  const out: PreparedSeries[] = [];
+  for (const s of input) {
+    if (s.chunks.length === 0) continue;
+    const labels = utf8Ordered(s.labels);
+    const where = (): string => labelsText(labels);
+    if (labels.length === 0) throw new Error('writeBlock: a series has no labels');
+    for (let i = 0; i < labels.length; i += 2) {
+      if (labels[i] === '') throw new Error(`writeBlock: empty label name in ${where()}`);
+      if (i > 0 && labels[i] === labels[i - 2]) throw new Error(`writeBlock: duplicate label name ${labels[i]} in ${where()}`);
+    }
+    let prevMax = -Infinity;
+    for (let j = 0; j < s.chunks.length; j++) {
+      const c = s.chunks[j]!;
+      if (!Number.isSafeInteger(c.minT) || !Number.isSafeInteger(c.maxT) || c.maxT < c.minT) {
+        throw new Error(`writeBlock: chunk ${j} of ${where()} has an invalid range [${c.minT}, ${c.maxT}]`);
+      }
+      if (c.minT <= prevMax) {
+        throw new Error(`writeBlock: chunk ${j} of ${where()} starts at ${c.minT}, not after the previous chunk's end ${prevMax}`);
+      }
+      if (c.minT < minT || c.maxT >= maxT) {
+        throw new Error(`writeBlock: chunk ${j} of ${where()} [${c.minT}, ${c.maxT}] lies outside the block range [${minT}, ${maxT})`);
+      }
+      if (!(c.bytes instanceof Uint8Array) || c.bytes.length < 2) throw new Error(`writeBlock: chunk ${j} of ${where()} has no data`);
+      prevMax = c.maxT;
+    }
+    out.push({ labels, chunks: s.chunks });
+  }
+  out.sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
+  for (let i = 1; i < out.length; i++) {
+    if (compareLabelsUtf8(out[i - 1]!.labels, out[i]!.labels) === 0) {
+      throw new Error(`writeBlock: series ${labelsText(out[i]!.labels)} appears twice`);
+    }
+  }
+  return out;
+}
+
+/** Label pairs ordered by UTF-8 name (our Labels are ordered by UTF-16, which differs only for rare names). */
+function utf8Ordered(ls: Labels): Labels {
+  for (let i = 2; i < ls.length; i += 2) {
+    if (compareUtf8(ls[i - 2]!, ls[i]!) > 0) {
+      const pairs: [string, string][] = [];
+      for (let j = 0; j < ls.length; j += 2) pairs.push([ls[j]!, ls[j + 1]!]);
+      pairs.sort((a, b) => compareUtf8(a[0], b[0]));
+      return pairs.flat();
+    }
+  }
+  return ls;
+}
+
+function labelsText(ls: Labels): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
+  return `{${parts.join(', ')}}`;
+}
+
+async function writeSynced(path: string, data: Uint8Array): Promise<void> {
+  const fh = await open(path, 'wx');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function syncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
