@@ -92,7 +92,7 @@ describe('promql engine', () => {
     // Range windows are left-open: (t-range, t]; the stale marker is never part of a window.
     const c = await engine.instantQuery(head, 'count_over_time(up[1m])', 60_000);
     assert.deepEqual(Object.values(vector(c)), [1]);
-    // Without a name: delayed removal drops it only at the end.
+    // `+ 0` drops the name (in either name-removal mode).
     const r = await engine.instantQuery(head, 'last_over_time(up[2m]) + 0', 60_000);
     assert.deepEqual(Object.keys(vector(r)), [JSON.stringify(['job', 'x'])]);
   });
@@ -258,6 +258,103 @@ describe('promql engine', () => {
     clearInterval(timer);
     // The timer must have run during the query, not only after it.
     if (elapsed > 50) assert.ok(ticks > 0, `no timer tick during a ${elapsed.toFixed(0)}ms query`);
+  });
+});
+
+describe('promql engine: metric name removal', () => {
+  const key = (obj: Record<string, string>): string => JSON.stringify(labelsFromObject(obj));
+  const eager = new Engine();
+  const delayed = new Engine({ enableDelayedNameRemoval: true });
+
+  it('removes the name eagerly by default: label_replace no longer sees it', async () => {
+    const head = await load({ 'req_total{job="a"}': [0, 60, 120, 180] });
+    const q = 'label_replace(rate(req_total[5m]), "n", "$1", "__name__", "(.+)")';
+    const labelsOf = async (e: Engine, query: string): Promise<string[]> => Object.keys(vector(await e.instantQuery(head, query, 3 * MIN)));
+    assert.deepEqual(await labelsOf(eager, q), [key({ job: 'a' })]);
+    assert.deepEqual(await labelsOf(delayed, q), [key({ job: 'a', n: 'req_total' })]);
+    // Setting the name again keeps it in both modes.
+    const back = 'label_replace(rate(req_total[5m]), "__name__", "r", "job", "(.+)")';
+    for (const e of [eager, delayed]) assert.deepEqual(await labelsOf(e, back), [key({ __name__: 'r', job: 'a' })]);
+  });
+
+  it('groups by __name__ after a name-dropping function under {} with eager removal only', async () => {
+    const head = await load({ 'a{job="1"}': [-1], 'b{job="2"}': [-2] });
+    const q = 'sum by (__name__) (abs({__name__=~"a|b"}))';
+    assert.deepEqual(vector(await eager.instantQuery(head, q, 0)), { [key({})]: 3 });
+    // Delayed: groups a and b, which collide once their names go at the end.
+    await rejects(delayed.instantQuery(head, q, 0), 'execution', /^vector cannot contain metrics with the same labelset$/);
+    const range = await eager.rangeQuery(head, q, 0, 2 * MIN, MIN);
+    assert.equal(range.value.resultType, 'matrix');
+    if (range.value.resultType === 'matrix') {
+      assert.deepEqual(range.value.series.map((s) => [s.labels, Array.from(s.fs)]), [[[], [3, 3, 3]]]);
+    }
+  });
+
+  it('fails where series that differ only by name meet, as Prometheus does', async () => {
+    const head = await load({ 'x_total{job="1"}': [0, 60, 120, 180], 'y_total{job="1"}': [0, 60, 120, 180] });
+    // A range function's output with the same labels twice is an error under eager removal.
+    const rate = 'count(rate({__name__=~"x_total|y_total"}[5m]))';
+    await rejects(eager.instantQuery(head, rate, 3 * MIN), 'execution', /^vector cannot contain metrics with the same labelset$/);
+    await rejects(eager.rangeQuery(head, rate, MIN, 3 * MIN, MIN), 'execution', /same labelset/);
+    assert.deepEqual(vector(await delayed.instantQuery(head, rate, 3 * MIN)), { [key({})]: 2 });
+    // The same for element-wise functions, unary minus, arithmetic with scalars and `bool` comparisons.
+    for (const q of [
+      'count(abs({__name__=~"x_total|y_total"}))',
+      'count(-{__name__=~"x_total|y_total"})',
+      'count({__name__=~"x_total|y_total"} * 2)',
+      'count({__name__=~"x_total|y_total"} > bool 0)',
+      'count(timestamp({__name__=~"x_total|y_total"}))',
+    ]) {
+      await rejects(eager.instantQuery(head, q, 3 * MIN), 'execution', /^vector cannot contain metrics with the same labelset$/);
+      await rejects(eager.rangeQuery(head, q, MIN, 3 * MIN, MIN), 'execution', /same labelset/);
+      assert.deepEqual(vector(await delayed.instantQuery(head, q, 3 * MIN)), { [key({})]: 2 }, q);
+    }
+    // Between vectors, a `bool` comparison's outputs no longer differ: a many-to-one match error.
+    const many = 'count({__name__=~"x_total|y_total"} == bool on(job) group_left x_total)';
+    await rejects(eager.instantQuery(head, many, 3 * MIN), 'execution', /^multiple matches for labels: grouping labels must ensure unique matches$/);
+    assert.deepEqual(vector(await delayed.instantQuery(head, many, 3 * MIN)), { [key({})]: 2 });
+    // Comparisons without `bool` keep the name, so nothing collides.
+    const cmp = 'count({__name__=~"x_total|y_total"} > 0)';
+    for (const e of [eager, delayed]) assert.deepEqual(vector(await e.instantQuery(head, cmp, 3 * MIN)), { [key({})]: 2 });
+  });
+
+  it('merges series that meet after name removal when their points do not overlap', async () => {
+    const head = new Head('test');
+    const app = head.appender();
+    app.append(0, labelsFromObject({ __name__: 'old', job: 'j' }), 0, 1);
+    app.append(0, labelsFromObject({ __name__: 'new', job: 'j' }), 10 * MIN, 2);
+    await app.commit();
+    const q = 'abs({__name__=~"old|new"})';
+    for (const e of [eager, delayed]) {
+      const r = await e.rangeQuery(head, q, 0, 10 * MIN, 5 * MIN, { lookbackDeltaMs: MIN });
+      assert.equal(r.value.resultType, 'matrix');
+      if (r.value.resultType !== 'matrix') continue;
+      assert.deepEqual(
+        r.value.series.map((s) => [s.labels, Array.from(s.ts), Array.from(s.fs)]),
+        [[['job', 'j'], [0, 10 * MIN], [1, 2]]],
+      );
+    }
+    // A range function does not merge them under eager removal.
+    const rate = 'count_over_time({__name__=~"old|new"}[1m])';
+    await rejects(eager.rangeQuery(head, rate, 0, 10 * MIN, 5 * MIN), 'execution', /same labelset/);
+    const d = await delayed.rangeQuery(head, rate, 0, 10 * MIN, 5 * MIN);
+    assert.equal(d.value.resultType === 'matrix' ? d.value.series.length : -1, 1);
+  });
+
+  it('names no metric in histogram warnings under eager removal', async () => {
+    const head = await load({ 'h_bucket{job="a"}': [1] });
+    const q = 'histogram_quantile(0.5, h_bucket)';
+    const text = 'PromQL warning: bucket label "le" is missing or has a malformed value of ""';
+    assert.deepEqual((await eager.instantQuery(head, q, 0)).warnings, [`${text} (1:25)`]);
+    assert.deepEqual((await delayed.instantQuery(head, q, 0)).warnings, [`${text} for metric name "h_bucket" (1:25)`]);
+  });
+
+  it('keeps the name through last_over_time and aggregations by __name__', async () => {
+    const head = await load({ 'g{job="1"}': [1, 2], 'g{job="2"}': [3, 4] });
+    for (const e of [eager, delayed]) {
+      assert.deepEqual(vector(await e.instantQuery(head, 'sum by (__name__) (last_over_time(g[5m]))', MIN)), { [key({ __name__: 'g' })]: 6 });
+      assert.deepEqual(vector(await e.instantQuery(head, 'sum by (__name__) (g + 0)', MIN)), { [key({})]: 6 });
+    }
   });
 });
 

@@ -589,7 +589,8 @@ export class ScriptRunner {
   private storage = new ScriptStorage();
   /** Label sets that carry start timestamps (`@st` lines); our storage does not keep start timestamps. */
   private stSeries: Labels[] = [];
-  readonly engine = new Engine({ maxSamples: 10_000, timeoutMs: 100_000, lookbackDeltaMs: 5 * 60_000 });
+  // Upstream's test engine evaluates with delayed name removal, which the scripts are written against.
+  readonly engine = new Engine({ maxSamples: 10_000, timeoutMs: 100_000, lookbackDeltaMs: 5 * 60_000, enableDelayedNameRemoval: true });
   readonly outcomes: EvalOutcome[] = [];
   loadErrors: string[] = [];
 

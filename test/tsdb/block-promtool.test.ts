@@ -22,6 +22,7 @@ import { ValueType } from '../../src/storage/interface.js';
 import { XorChunk, XorIterator } from '../../src/tsdb/chunkenc/index.js';
 import { compareLabelsUtf8, openBlock, writeBlock, type Block, type BlockSeriesInput } from '../../src/tsdb/block/index.js';
 import { requirePeer } from '../support/peers.js';
+import { bits, fromBits, rng } from '../support/random.js';
 
 const run = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'argus-block-promtool-'));
@@ -30,29 +31,6 @@ after(() => rmSync(root, { recursive: true, force: true }));
 // ---------------------------------------------------------------------------------------------------------
 // data
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
-
-const f64 = new Float64Array(1);
-const u32 = new Uint32Array(f64.buffer);
-function bits(v: number): string {
-  f64[0] = v;
-  return u32[1]!.toString(16).padStart(8, '0') + u32[0]!.toString(16).padStart(8, '0');
-}
-function fromBits(hi: number, lo: number): number {
-  u32[1] = hi;
-  u32[0] = lo;
-  return f64[0]!;
-}
 const GO_NAN = fromBits(0x7ff80000, 1);
 
 interface Sampled {

@@ -33,6 +33,7 @@ import {
   writeBlock,
   type BlockSeriesInput,
 } from '../../src/tsdb/block/index.js';
+import { bits, fromBits, rng } from '../support/random.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
@@ -42,30 +43,6 @@ after(() => rmSync(root, { recursive: true, force: true }));
 let dirSeq = 0;
 const freshDir = (): string => join(root, `d${dirSeq++}`);
 
-/** Deterministic PRNG (xorshift32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
-
-const f64 = new Float64Array(1);
-const u32 = new Uint32Array(f64.buffer);
-function bits(v: number): string {
-  f64[0] = v;
-  return u32[1]!.toString(16).padStart(8, '0') + u32[0]!.toString(16).padStart(8, '0');
-}
-function fromBits(hi: number, lo: number): number {
-  u32[1] = hi;
-  u32[0] = lo;
-  return f64[0]!;
-}
 
 interface Sampled {
   labels: Labels;
