@@ -1,2 +1,3 @@
+export * from './prometheus.js';
 export * from './schema.js';
 export * from './load.js';

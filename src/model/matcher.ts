@@ -31,20 +31,33 @@ export function compileAnchoredRegex(source: string): RegExp {
     if (m[1]!.includes('i')) flags += 'i';
     if (m[1]!.includes('m')) flags += 'm';
   }
-  try {
-    re = new RegExp(`^(?:${body})$`, flags);
-  } catch {
-    // Some RE2 syntax is not valid under the `u` flag (for example `\-`); retry without it, then
-    // translate what JavaScript lacks (flag groups, \Q…\E, POSIX classes, …).
+  // Each candidate is compiled on its own first: a pattern such as `a)|(b` would otherwise escape the
+  // anchoring group and match unanchored.
+  const attempt = (src: string, fl: string): RegExp | null => {
     try {
-      re = new RegExp(`^(?:${body})$`, flags.replace('u', ''));
-    } catch (err) {
-      try {
-        re = new RegExp(`^(?:${translateRE2(source)})$`, 'u');
-      } catch {
-        throw new SyntaxError(`invalid regular expression ${JSON.stringify(source)}: ${(err as Error).message}`);
-      }
+      new RegExp(src, fl);
+      return new RegExp(`^(?:${src})$`, fl);
+    } catch {
+      return null;
     }
+  };
+  // Order matters: plain JavaScript (Unicode mode) first; then the RE2 translation (flag groups, \pL,
+  // \Q…\E, POSIX classes…); last, non-Unicode mode for escapes like `\-` that only it accepts.
+  let translated: string | null = null;
+  try {
+    translated = translateRE2(source);
+  } catch {
+    translated = null;
+  }
+  re = attempt(body, flags) ?? (translated !== null ? attempt(translated, 'su') : null) ?? attempt(body, flags.replace('u', '')) ?? undefined;
+  if (re === undefined) {
+    let why = 'not a valid regular expression';
+    try {
+      new RegExp(body, flags);
+    } catch (err) {
+      why = (err as Error).message;
+    }
+    throw new SyntaxError(`invalid regular expression ${JSON.stringify(source)}: ${why}`);
   }
   if (regexCache.size > 10_000) regexCache.clear();
   regexCache.set(source, re);

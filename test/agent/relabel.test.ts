@@ -383,6 +383,10 @@ describe('relabel config schema', () => {
     }
   });
 
+  it('reads \\Q…\\E as literal text when checking groups', () => {
+    assert.deepEqual(relabel(L({ a: '(x' }), [parseRelabelConfig({ source_labels: ['a'], regex: '\\Q(\\Ex', action: 'keep' })]), L({ a: '(x' }));
+  });
+
   it('accepts YAML text scalars (modulus as a string, numbers in names)', () => {
     const res = relabelConfigSchema.safeParse({ action: 'hashmod', modulus: '8', source_labels: ['a'], target_label: 'b' });
     assert.ok(res.success);
@@ -407,6 +411,33 @@ describe('templates (Go Regexp.Expand)', () => {
     assert.equal(parseTemplate('$-x').constant, '$-x');
     assert.equal(parseTemplate('a$$b').constant, 'a$b');
     assert.equal(parseTemplate('plain').constant, 'plain');
+  });
+});
+
+describe('literal fast paths', () => {
+  it('match exactly what the regex would', () => {
+    const patterns = ['foo', 'a|b|go_gc', 'go_.*', '', 'x-y', 'up:ratio', 'a|'];
+    fc.assert(
+      fc.property(fc.constantFrom(...patterns), fc.oneof(fc.constantFrom('foo', 'a', 'b', 'go_', 'go_gc\nx', '', 'x-y', 'foox', 'up:ratio'), fc.string()), (p, v) => {
+        const ls = L({ v });
+        const fast = relabel(ls, [parseRelabelConfig({ source_labels: ['v'], regex: p, action: 'keep' })]);
+        const slow = relabel(ls, [parseRelabelConfig({ source_labels: ['v'], regex: `(?:${p})`, action: 'keep' })]);
+        assert.equal(fast === null, slow === null, `${p} on ${JSON.stringify(v)}`);
+      }),
+      { seed: SEED, numRuns: 500 },
+    );
+  });
+
+  it('replace with the default regex expands as a real match would', () => {
+    const templates = ['$1', '${1}x', '$0', '$2', '$name', 'a$1b${0}', 'static', ''];
+    fc.assert(
+      fc.property(fc.constantFrom(...templates), fc.constantFrom('t', 't_$1', '${1}'), fc.string({ maxLength: 6 }), (repl, target, v) => {
+        const ls = L({ v });
+        const mk = (regex: string) => [parseRelabelConfig({ source_labels: ['v'], regex, target_label: target, replacement: repl })];
+        assert.deepEqual(relabel(ls, mk('(.*)')), relabel(ls, mk('(.*)()')));
+      }),
+      { seed: SEED, numRuns: 500 },
+    );
   });
 });
 

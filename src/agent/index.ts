@@ -1,0 +1,2 @@
+/** The agent: scraping, discovery, relabeling and the remote-write queue. */
+export * from './relabel.js';
