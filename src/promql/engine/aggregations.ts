@@ -3,7 +3,7 @@
  * into per-group accumulators held in typed arrays (no object per sample).
  */
 import type { Labels } from '../../model/labels.js';
-import { labelsKey } from '../../model/labels.js';
+import { METRIC_NAME } from '../../model/labels.js';
 import { formatFloatF, formatFloatG, goQuote } from '../parser/goutil.js';
 import { DUPLICATE_LABELSET, execError } from './errors.js';
 import type { Evaluator, Sample } from './evaluator.js';
@@ -12,11 +12,23 @@ import { kahanC, kahanInc, quantileOf } from './functions/util.js';
 import { xxhash64Labels } from './hash.js';
 import { groupingLabels, isValidLabelName } from './labels.js';
 import type { AggNode } from './plan.js';
-import { OutputCollector, Series, totalSamples, type Matrix } from './value.js';
+import { OutputCollector, Series, totalSamples, type Matrix, type Slot } from './value.js';
 
-/** Group key of a series: its `by` labels, or all labels but the `without` ones and the name. */
-function groupKey(ls: Labels, grouping: readonly string[], without: boolean): string {
-  return labelsKey(groupingLabels(ls, grouping, without));
+/**
+ * The group key function of an aggregation: a series' `by` labels, or all labels but the `without` ones and
+ * the name, as one string (equal for equal label subsets; only compared within one aggregation).
+ */
+function groupKeyer(grouping: readonly string[], without: boolean): (ls: Labels) => string {
+  if (!without && grouping.length === 0) return () => '';
+  const names = new Set(grouping);
+  return (ls) => {
+    let key = '';
+    for (let i = 0; i < ls.length; i += 2) {
+      const name = ls[i]!;
+      if (without ? name !== METRIC_NAME && !names.has(name) : names.has(name)) key += `${name}\xff${ls[i + 1]!}\xff`;
+    }
+    return key;
+  };
 }
 
 const MAX_INT64 = 9223372036854774784;
@@ -74,9 +86,10 @@ async function aggregate(ev: Evaluator, n: AggNode, input: Matrix, params: Float
   const groupOf = new Int32Array(input.length);
   const keys = new Map<string, number>();
   const outputs: Series[] = [];
+  const groupKey = groupKeyer(n.grouping, n.without);
   for (let i = 0; i < input.length; i++) {
     const ls = input[i]!.labels;
-    const key = groupKey(ls, n.grouping, n.without);
+    const key = groupKey(ls);
     let g = keys.get(key);
     if (g === undefined) {
       g = outputs.length;
@@ -385,8 +398,9 @@ async function aggregateK(ev: Evaluator, n: AggNode, input: Matrix, params: Floa
   }
   const groupOf = new Int32Array(input.length);
   const keys = new Map<string, number>();
+  const groupKey = groupKeyer(n.grouping, n.without);
   for (let i = 0; i < input.length; i++) {
-    const key = groupKey(input[i]!.labels, n.grouping, n.without);
+    const key = groupKey(input[i]!.labels);
     let g = keys.get(key);
     if (g === undefined) {
       g = keys.size;
@@ -395,6 +409,7 @@ async function aggregateK(ev: Evaluator, n: AggNode, input: Matrix, params: Floa
     groupOf[i] = g;
   }
   const ng = keys.size;
+  if (op === 'topk' || op === 'bottomk') return rankK(ev, input, groupOf, ng, params, op === 'topk');
   const members: number[][] = Array.from({ length: ng }, () => []);
   const memberVals: number[][] = Array.from({ length: ng }, () => []);
   const offsets = op === 'limit_ratio' ? input.map((s) => ratioOffset(s.labels)) : [];
@@ -434,8 +449,7 @@ async function aggregateK(ev: Evaluator, n: AggNode, input: Matrix, params: Floa
       if (idx.length === 0) continue;
       let chosen: number[];
       if (op === 'limitk') chosen = idx.map((_, j) => j).slice(0, k);
-      else if (op === 'limit_ratio') chosen = idx.map((_, j) => j).filter((j) => keepForRatio(r, offsets[idx[j]!]!));
-      else chosen = topK(vals, k, op === 'topk');
+      else chosen = idx.map((_, j) => j).filter((j) => keepForRatio(r, offsets[idx[j]!]!));
       for (const j of chosen) {
         const s = input[idx[j]!]!;
         if (!out.emit(s.labels, t, vals[j]!, s.dropName, ev.isInstant)) throw execError(DUPLICATE_LABELSET);
@@ -445,29 +459,173 @@ async function aggregateK(ev: Evaluator, n: AggNode, input: Matrix, params: Floa
   return out.matrix();
 }
 
-/** `before(a, b)`: a ranks before b (larger first for topk, smaller first for bottomk, NaN last). */
-function ranksBefore(a: number, b: number, desc: boolean): boolean {
-  if (Number.isNaN(a)) return false;
-  if (Number.isNaN(b)) return true;
-  return desc ? a > b : a < b;
+/** Kept-sample slots (per step × group) that topk/bottomk works on at once; bounds its memory. */
+const RANK_TILE_SLOTS = 1 << 15;
+
+/**
+ * The kept samples of topk/bottomk for a tile of steps: for each step and group a run of slots in rank
+ * order (best first, at most k, never more than the group has members). A sample displaces kept ones only
+ * when it ranks strictly before them, so among equal values the earlier series wins; NaN ranks after every
+ * number. Most samples are turned away by one comparison with the run's worst sample.
+ */
+class RankRuns {
+  /** First step of the tile. */
+  i0 = 0;
+  readonly idx: Int32Array;
+  readonly val: Float64Array;
+  /** Samples kept per (step, group) cell. */
+  readonly count: Int32Array;
+
+  constructor(
+    readonly tile: number,
+    readonly ng: number,
+    /** Slots of one step: the sum of the groups' run capacities. */
+    readonly width: number,
+    readonly cap: Int32Array,
+    readonly base: Int32Array,
+    /** k at each step of the query. */
+    readonly ks: Int32Array,
+    readonly desc: boolean,
+    readonly start: number,
+    readonly interval: number,
+  ) {
+    this.idx = new Int32Array(tile * width);
+    this.val = new Float64Array(tile * width);
+    this.count = new Int32Array(tile * ng);
+  }
+
+  reset(i0: number): void {
+    this.i0 = i0;
+    this.count.fill(0);
+  }
+
+  /**
+   * Offers the points of series `si` (group g) from index c on, up to time tLast, to the runs of their
+   * steps; returns the index of the first point not taken.
+   */
+  offer(si: number, g: number, ts: Float64Array, fs: Float64Array, n: number, c: number, tLast: number): number {
+    const { ks, count, val, idx, ng, width, desc, start, interval, i0 } = this;
+    const capG = this.cap[g]!;
+    const baseG = this.base[g]!;
+    // Step of the previous point: the points lie on the step grid, mostly one step apart (a guess that
+    // is checked, since a division per point costs more than the rest of the work).
+    let i = c > 0 ? Math.round((ts[c - 1]! - start) / interval) : -1;
+    for (; c < n; c++) {
+      const t = ts[c]!;
+      if (t > tLast) break;
+      i++;
+      if (start + i * interval !== t) i = Math.round((t - start) / interval);
+      const k = ks[i]!;
+      if (k < 1) continue;
+      const v = fs[c]!;
+      const cell = (i - i0) * ng + g;
+      const b = (i - i0) * width + baseG;
+      const have = count[cell]!;
+      // The kept samples that stay: all of them, or all but the worst when the run is full.
+      let end = have;
+      if (have === (k < capG ? k : capG)) {
+        // Full: v must rank strictly before the worst kept sample, which it then replaces (a number
+        // ranks before NaN; the comparison is false when either is NaN).
+        const w = val[b + have - 1]!;
+        if (!(desc ? v > w : v < w) && !(w !== w && v === v)) continue;
+        end = have - 1;
+      } else {
+        count[cell] = have + 1;
+      }
+      // v goes before the first kept sample it ranks strictly before (binary search: the run is sorted).
+      let lo = 0;
+      let hi = end;
+      while (lo < hi) {
+        const m = (lo + hi) >>> 1;
+        const w = val[b + m]!;
+        if (v === v && (w !== w || (desc ? v > w : v < w))) hi = m;
+        else lo = m + 1;
+      }
+      if (end - lo > 16) {
+        val.copyWithin(b + lo + 1, b + lo, b + end);
+        idx.copyWithin(b + lo + 1, b + lo, b + end);
+      } else {
+        for (let j = b + end; j > b + lo; j--) {
+          val[j] = val[j - 1]!;
+          idx[j] = idx[j - 1]!;
+        }
+      }
+      val[b + lo] = v;
+      idx[b + lo] = si;
+    }
+    return c;
+  }
 }
 
 /**
- * Indexes of the k best values in rank order; among equal values the earlier one wins, as with
- * Prometheus's heap (a later sample replaces a kept one only when strictly better).
+ * topk/bottomk. The steps are taken a tile at a time; within a tile series by series, reading each series'
+ * columns in order and in input order (so every run sees its samples in the same order as step by step
+ * would), then the tile's runs are emitted step by step, group by group, in rank order.
  */
-function topK(vals: number[], k: number, desc: boolean): number[] {
-  const kept: number[] = [];
-  for (let j = 0; j < vals.length; j++) {
-    const v = vals[j]!;
-    if (kept.length === k && !ranksBefore(v, vals[kept[k - 1]!]!, desc)) continue;
-    // Insert after every kept value that ranks before or equal to v.
-    let pos = kept.length;
-    while (pos > 0 && ranksBefore(v, vals[kept[pos - 1]!]!, desc)) pos--;
-    kept.splice(pos, 0, j);
-    if (kept.length > k) kept.pop();
+async function rankK(
+  ev: Evaluator,
+  input: Matrix,
+  groupOf: Int32Array,
+  ng: number,
+  params: Float64Array,
+  desc: boolean,
+): Promise<Matrix> {
+  const steps = ev.steps;
+  const ns = input.length;
+  // k at each step (below 1: that step has no output).
+  const ks = new Int32Array(steps);
+  let kMax = 0;
+  for (let i = 0; i < steps; i++) {
+    const k = Math.max(0, Math.min(Math.trunc(params[i]!), ns));
+    ks[i] = k;
+    if (k > kMax) kMax = k;
   }
-  return kept;
+  // Run capacity of each group and its offset within a step's slots.
+  const size = new Int32Array(ng);
+  for (let si = 0; si < ns; si++) size[groupOf[si]!]!++;
+  const cap = new Int32Array(ng);
+  const base = new Int32Array(ng + 1);
+  for (let g = 0; g < ng; g++) {
+    cap[g] = Math.min(kMax, size[g]!);
+    base[g + 1] = base[g]! + cap[g]!;
+  }
+  const width = base[ng]!;
+  const tile = Math.min(steps, Math.max(1, Math.floor(RANK_TILE_SLOTS / Math.max(1, width))));
+  const runs = new RankRuns(tile, ng, width, cap, base, ks, desc, ev.start, ev.interval);
+  const cursors = new Int32Array(ns);
+  const slots: (Slot | undefined)[] = new Array(ns);
+  const out = new OutputCollector(steps);
+  const keepDuplicates = ev.isInstant;
+  for (let i0 = 0; i0 < steps; i0 += tile) {
+    const i1 = Math.min(steps, i0 + tile);
+    const tLast = ev.stepTime(i1 - 1);
+    runs.reset(i0);
+    for (let si = 0; si < ns; si++) {
+      const s = input[si]!;
+      const first = cursors[si]!;
+      const c = runs.offer(si, groupOf[si]!, s.ts, s.fs, s.n, first, tLast);
+      cursors[si] = c;
+      if (ev.shouldTick(c - first + 1)) await ev.tick();
+    }
+    for (let i = i0; i < i1; i++) {
+      if (ks[i]! < 1) continue;
+      const t = ev.stepTime(i);
+      for (let g = 0; g < ng; g++) {
+        const b = (i - i0) * width + base[g]!;
+        const have = runs.count[(i - i0) * ng + g]!;
+        for (let j = 0; j < have; j++) {
+          const si = runs.idx[b + j]!;
+          let slot = slots[si];
+          if (slot === undefined) {
+            const s = input[si]!;
+            slots[si] = slot = out.slot(s.labels, s.dropName);
+          }
+          if (!out.push(slot, t, runs.val[b + j]!, keepDuplicates)) throw execError(DUPLICATE_LABELSET);
+        }
+      }
+    }
+  }
+  return out.matrix();
 }
 
 async function countValues(ev: Evaluator, n: AggNode): Promise<Matrix> {
@@ -476,11 +634,12 @@ async function countValues(ev: Evaluator, n: AggNode): Promise<Matrix> {
   const valueLabel = labelArg.val;
   if (!isValidLabelName(valueLabel)) throw execError(`invalid label name ${goQuote(valueLabel)}`);
   const grouping = n.without ? n.grouping : [...n.grouping, valueLabel].sort();
+  const groupKey = groupKeyer(grouping, n.without);
   return ev.rangeEval([n.expr], (vecs) => {
     const groups = new Map<string, { labels: Labels; count: number }>();
     for (const s of vecs[0]!) {
       const metric = withLabel(s.labels, valueLabel, formatFloatF(s.f));
-      const key = groupKey(metric, grouping, n.without);
+      const key = groupKey(metric);
       const g = groups.get(key);
       if (g === undefined) groups.set(key, { labels: groupingLabels(metric, grouping, n.without), count: 1 });
       else g.count++;

@@ -118,7 +118,7 @@ async function vectorScalar(ev: Evaluator, n: BinNode, scalarLeft: boolean): Pro
   let samples = 0;
   for (const s of vec) {
     if (ev.shouldTick(s.n)) await ev.tick();
-    const r = new Series(s.labels, dropAll || s.dropName, s.n);
+    const r = new Series(dropAll ? ev.dropName(s.labels) : s.labels, dropAll || s.dropName, s.n);
     for (let k = 0; k < s.n; k++) {
       const t = s.ts[k]!;
       const i = ev.stepIndex(t);
@@ -150,7 +150,7 @@ async function vectorScalar(ev: Evaluator, n: BinNode, scalarLeft: boolean): Pro
     }
   }
   ev.setSamples(orig + samples);
-  return out;
+  return dropAll ? ev.mergeDropped(out) : out;
 }
 
 /** The join signature of a series: the `on` labels, or all labels but the `ignoring` ones and the name. */
@@ -245,13 +245,14 @@ async function setOp(ev: Evaluator, n: BinNode): Promise<Matrix> {
   const out = new OutputCollector(ev.steps);
   const slotsL: (Slot | undefined)[] = new Array(lhs.length);
   const slotsR: (Slot | undefined)[] = new Array(rhs.length);
+  const keepDuplicates = ev.keepDuplicates;
   const emit = (m: Matrix, slots: (Slot | undefined)[], idx: number, t: number, f: number): void => {
     let slot = slots[idx];
     if (slot === undefined) {
       const s = m[idx]!;
       slots[idx] = slot = out.slot(s.labels, s.dropName);
     }
-    if (!out.push(slot, t, f, ev.isInstant)) throw execError(DUPLICATE_LABELSET);
+    if (!out.push(slot, t, f, keepDuplicates)) throw execError(DUPLICATE_LABELSET);
   };
   for (let i = 0; i < ev.steps; i++) {
     if (ev.shouldTick(lhs.length + rhs.length)) await ev.tick();
@@ -299,8 +300,8 @@ async function setOp(ev: Evaluator, n: BinNode): Promise<Matrix> {
   return m;
 }
 
-function resultLabels(lhs: Labels, rhs: Labels, op: BinaryOp, m: VectorMatching, names: ReadonlySet<string>): Labels {
-  let ls = changesMetricSchema(op) ? dropMetadata(lhs) : lhs;
+function resultLabels(lhs: Labels, rhs: Labels, dropName: boolean, m: VectorMatching, names: ReadonlySet<string>): Labels {
+  let ls = dropName ? dropMetadata(lhs) : lhs;
   const obj = new Map<string, string>();
   for (let i = 0; i < ls.length; i += 2) obj.set(ls[i]!, ls[i + 1]!);
   if (m.card === 'one-to-one') {
@@ -350,6 +351,10 @@ async function vectorVector(ev: Evaluator, n: BinNode): Promise<Matrix> {
   const op = n.op;
   const cmp = isComparison(op);
   const trim = isTrim(op);
+  // Arithmetic always drops the name right away; `bool` comparisons do so too under eager removal (under
+  // delayed removal their output is flagged instead).
+  const dropName = changesMetricSchema(op) || (n.bool && !ev.q.delayedNameRemoval);
+  const keepDuplicates = ev.keepDuplicates;
   // The pairing of a left series with its match rarely changes between steps: remember the last one.
   const lastRight: (Labels | undefined)[] = new Array(L.length);
   const lastMetric: (Labels | undefined)[] = new Array(L.length);
@@ -362,7 +367,7 @@ async function vectorVector(ev: Evaluator, n: BinNode): Promise<Matrix> {
     }
     let r = inner.get(b);
     if (r === undefined) {
-      r = resultLabels(a, b, op, m, names);
+      r = resultLabels(a, b, dropName, m, names);
       // Equal label sets share one array, so identity compares them below.
       const key = labelsKey(r);
       const known = interned.get(key);
@@ -423,7 +428,7 @@ async function vectorVector(ev: Evaluator, n: BinNode): Promise<Matrix> {
       slot = out.slot(metric, n.bool);
       if (li >= 0) lastSlot[li] = slot;
     }
-    if (!out.push(slot, t, value, ev.isInstant)) throw execError(DUPLICATE_LABELSET);
+    if (!out.push(slot, t, value, keepDuplicates)) throw execError(DUPLICATE_LABELSET);
   };
 
   for (let i = 0; i < ev.steps; i++) {

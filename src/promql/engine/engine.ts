@@ -21,6 +21,12 @@ export interface EngineOptions {
   maxSamples?: number;
   /** Resolution of subqueries written without a step (default 1m). */
   subqueryStepMs?: number;
+  /**
+   * Remove `__name__` (and `__type__`/`__unit__`) only when the query result is assembled, instead of where
+   * a function or operator drops it (default false: eager removal, Prometheus 3.x's default; true is its
+   * `promql-delayed-name-removal` feature, which the upstream test scripts are written against).
+   */
+  enableDelayedNameRemoval?: boolean;
 }
 
 export interface QueryOptions {
@@ -56,12 +62,14 @@ export class Engine {
   private readonly timeout: number;
   private readonly maxSamples: number;
   private readonly subqueryStep: number;
+  private readonly delayedNameRemoval: boolean;
 
   constructor(opts: EngineOptions = {}) {
     this.lookback = opts.lookbackDeltaMs && opts.lookbackDeltaMs > 0 ? opts.lookbackDeltaMs : DEFAULT_LOOKBACK;
     this.timeout = opts.timeoutMs && opts.timeoutMs > 0 ? opts.timeoutMs : DEFAULT_TIMEOUT;
     this.maxSamples = opts.maxSamples && opts.maxSamples > 0 ? opts.maxSamples : DEFAULT_MAX_SAMPLES;
     this.subqueryStep = opts.subqueryStepMs && opts.subqueryStepMs > 0 ? opts.subqueryStepMs : 60_000;
+    this.delayedNameRemoval = opts.enableDelayedNameRemoval === true;
   }
 
   /** Evaluates `query` at `timeMs`. Parse errors are `bad_data`; evaluation errors `execution`. */
@@ -137,6 +145,7 @@ export class Engine {
       lastYield: performance.now(),
       ticks: 0,
       subqueryStep: this.subqueryStep,
+      delayedNameRemoval: this.delayedNameRemoval,
       done,
     };
     const instant = step === 0;
@@ -147,7 +156,8 @@ export class Engine {
       if (isString(v)) {
         value = { resultType: 'string', t: start, s: v.s };
       } else {
-        const m = finish(v);
+        // With eager removal the names are gone already, and duplicates were caught where they arose.
+        const m = this.delayedNameRemoval ? finish(v) : v;
         if (instant) {
           switch (root.type) {
             case 'scalar':

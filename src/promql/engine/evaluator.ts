@@ -7,6 +7,7 @@ import type { Labels } from '../../model/labels.js';
 import { EMPTY_LABELS } from '../../model/labels.js';
 import type { Querier } from '../../storage/interface.js';
 import { Annotations, DUPLICATE_LABELSET, execError, PromQLError, TOO_MANY_SAMPLES } from './errors.js';
+import { dropMetadata, mergeSameLabelset } from './labels.js';
 import type { NegNode, PNode, SINode, SQNode } from './plan.js';
 import { evalAggregate } from './aggregations.js';
 import { evalBinary } from './binary.js';
@@ -35,6 +36,11 @@ export interface QueryState {
   ticks: number;
   /** Default subquery resolution in ms. */
   subqueryStep: number;
+  /**
+   * Delayed name removal: series that lose their metric name keep it, flagged with `dropName`, until the
+   * result is assembled. Otherwise (eager removal) it is removed where the function or operator runs.
+   */
+  delayedNameRemoval: boolean;
   /** Rejects with the timeout or cancellation error (for racing against storage that stalls). */
   done: Promise<never>;
 }
@@ -69,6 +75,30 @@ export class Evaluator {
 
   get isInstant(): boolean {
     return this.start === this.end;
+  }
+
+  /**
+   * Whether an instant evaluation keeps two output samples with the same labels (as separate series)
+   * instead of failing: only with delayed name removal, where the final clean-up decides.
+   */
+  get keepDuplicates(): boolean {
+    return this.isInstant && this.q.delayedNameRemoval;
+  }
+
+  /**
+   * The labels of an output that drops the metric name: without it under eager removal; unchanged under
+   * delayed removal (the caller flags the series with `dropName`).
+   */
+  dropName(ls: Labels): Labels {
+    return this.q.delayedNameRemoval ? ls : dropMetadata(ls);
+  }
+
+  /**
+   * After an operation dropped names series by series: under eager removal, series that now have the
+   * same labels are merged, and two samples at one step are the duplicate-labelset error.
+   */
+  mergeDropped(m: Matrix): Matrix {
+    return this.q.delayedNameRemoval ? m : mergeSameLabelset(m);
   }
 
   child(start: number, end: number, interval: number): Evaluator {
@@ -174,9 +204,10 @@ export class Evaluator {
     const m = await this.evalMatrix(n.expr);
     for (const s of m) {
       s.dropName = true;
+      s.labels = this.dropName(s.labels);
       for (let i = 0; i < s.n; i++) s.fs[i] = -s.fs[i]!;
     }
-    return m;
+    return this.mergeDropped(m);
   }
 
   private async evalStepInvariant(n: SINode): Promise<Value> {
@@ -230,7 +261,8 @@ export class Evaluator {
   /**
    * Evaluates `args` (vector/scalar expressions; string arguments are skipped) and calls `fn` with the
    * vectors present at each step, collecting its output samples into series. `fn` returns the samples for
-   * one step; they are taken over at once (their `labels`, `f` and `dropName`).
+   * one step; they are taken over at once (their `labels`, `f` and `dropName`). Under eager name removal,
+   * the samples flagged `dropName` lose their metric name here.
    */
   async rangeEval(args: (PNode | null)[], fn: (vecs: Vector[], t: number, step: number) => Vector): Promise<Matrix> {
     const orig = this.q.current;
@@ -248,6 +280,10 @@ export class Evaluator {
     const vecs: Vector[] = mats.map(() => []);
     let held = base;
     const work = mats.reduce((a, m) => a + (m?.length ?? 0), 1);
+    const eager = !this.q.delayedNameRemoval;
+    const keepDuplicates = this.keepDuplicates;
+    // Name-dropped label sets, by the original array (so that one output series keeps one array).
+    const dropped = new Map<Labels, Labels>();
     for (let i = 0; i < this.steps; i++) {
       if (this.shouldTick(work)) await this.tick();
       const t = this.stepTime(i);
@@ -272,7 +308,13 @@ export class Evaluator {
       this.addSamples(res.length);
       held += res.length;
       for (const r of res) {
-        if (!out.emit(r.labels, t, r.f, r.dropName, this.isInstant)) throw execError(DUPLICATE_LABELSET);
+        let ls = r.labels;
+        if (eager && r.dropName) {
+          let d = dropped.get(ls);
+          if (d === undefined) dropped.set(ls, (d = dropMetadata(ls)));
+          ls = d;
+        }
+        if (!out.emit(ls, t, r.f, r.dropName, keepDuplicates)) throw execError(DUPLICATE_LABELSET);
       }
     }
     const m = out.matrix();

@@ -72,6 +72,18 @@ export function groupingLabels(ls: Labels, grouping: readonly string[], without:
   return Object.freeze(out);
 }
 
+/** Whether two series of `m` have the same labels. */
+export function containsSameLabelset(m: Matrix): boolean {
+  if (m.length <= 1) return false;
+  const seen = new Set<string>();
+  for (const s of m) {
+    const key = labelsKey(s.labels);
+    if (seen.has(key)) return true;
+    seen.add(key);
+  }
+  return false;
+}
+
 /**
  * Merges series that have the same labels (after a relabelling or name removal) when their points do not
  * overlap; overlapping points are the duplicate-labelset error.

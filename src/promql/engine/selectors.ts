@@ -7,7 +7,7 @@ import type { Labels } from '../../model/labels.js';
 import type { Matcher } from '../../model/matcher.js';
 import { labelsToString } from '../../model/labels.js';
 import { isStaleNaN } from '../../model/value.js';
-import { ValueType, type SelectHints, type Series as StorageSeries } from '../../storage/interface.js';
+import { ValueType, type SampleIterator, type SelectHints, type Series as StorageSeries } from '../../storage/interface.js';
 import { execError, PromQLError } from './errors.js';
 import type { Evaluator } from './evaluator.js';
 import type { MSNode, VSNode } from './plan.js';
@@ -45,8 +45,7 @@ export async function streamSeries(
   ev.checkDone();
   const hints: SelectHints = { start: mint, end: maxt, ...hintsExtra };
   if (!ev.isInstant && hints.step === undefined) hints.step = ev.interval;
-  let ts = new Float64Array(256);
-  let fs = new Float64Array(256);
+  const buf = new SampleBuffer();
   let iter: AsyncIterator<StorageSeries> | null = null;
   try {
     const set = ev.q.querier.select(hints, matchers);
@@ -56,29 +55,10 @@ export async function streamSeries(
       const next = await Promise.race([iter.next(), ev.q.done]);
       if (next.done === true) break;
       const s = next.value;
-      const it = s.iterator();
-      let n = 0;
-      for (;;) {
-        const vt = it.next();
-        if (vt === ValueType.None) break;
-        if (vt !== ValueType.Float) throw nativeHistogramError(s.labels);
-        const t = it.atT();
-        if (t < mint) continue;
-        if (t > maxt) break;
-        if (n === ts.length) {
-          const t2 = new Float64Array(n * 2);
-          const f2 = new Float64Array(n * 2);
-          t2.set(ts);
-          f2.set(fs);
-          ts = t2;
-          fs = f2;
-        }
-        ts[n] = t;
-        fs[n] = it.atF();
-        n++;
-      }
+      const n = buf.read(s.iterator(), mint, maxt);
+      if (n < 0) throw nativeHistogramError(s.labels);
       ev.q.loaded += n;
-      fn({ labels: s.labels, ts: ts.subarray(0, n), fs: fs.subarray(0, n) });
+      fn({ labels: s.labels, ts: buf.ts.subarray(0, n), fs: buf.fs.subarray(0, n) });
       if (ev.shouldTick(n)) await ev.tick();
     }
     iter = null;
@@ -89,6 +69,43 @@ export async function streamSeries(
   } finally {
     // Stop a storage iteration that ends early (error, timeout).
     if (iter !== null) void iter.return?.()?.catch(() => undefined);
+  }
+}
+
+/** Growable columns that one series' samples are read into, reused for the next series. */
+class SampleBuffer {
+  ts = new Float64Array(256);
+  fs = new Float64Array(256);
+
+  /**
+   * Reads the iterator's samples in [mint, maxt] into the columns; returns their number, or -1 when the
+   * series has a sample that is not a float. (A plain method rather than a loop in the async caller, so
+   * that the hottest loop of a query compiles on its own.)
+   */
+  read(it: SampleIterator, mint: number, maxt: number): number {
+    let ts = this.ts;
+    let fs = this.fs;
+    let n = 0;
+    for (;;) {
+      const vt = it.next();
+      if (vt === ValueType.None) break;
+      if (vt !== ValueType.Float) return -1;
+      const t = it.atT();
+      if (t < mint) continue;
+      if (t > maxt) break;
+      if (n === ts.length) {
+        const t2 = new Float64Array(n * 2);
+        const f2 = new Float64Array(n * 2);
+        t2.set(ts);
+        f2.set(fs);
+        this.ts = ts = t2;
+        this.fs = fs = f2;
+      }
+      ts[n] = t;
+      fs[n] = it.atF();
+      n++;
+    }
+    return n;
   }
 }
 
@@ -126,28 +143,35 @@ export async function evalVectorSelector(ev: Evaluator, vs: VSNode, timestamps: 
     const s = smoothed ? smoothOne(ev, vs, r) : lookback(ev, vs, r, atRef, timestamps, capacity);
     if (s.n > 0) out.push(s);
   });
-  return out;
+  // `timestamp(selector)` drops the metric name.
+  return timestamps ? ev.mergeDropped(out) : out;
 }
 
 /** The newest sample within the lookback delta at each step. */
 function lookback(ev: Evaluator, vs: VSNode, r: RawSeries, atRef: number | null, timestamps: boolean, capacity: number): Series {
   const lb = ev.q.lookback;
-  const s = new Series(r.labels, timestamps, capacity);
-  const n = r.ts.length;
+  const s = new Series(timestamps ? ev.dropName(r.labels) : r.labels, timestamps, capacity);
+  const rts = r.ts;
+  const rfs = r.fs;
+  const n = rts.length;
+  const steps = ev.steps;
+  const start = ev.start;
+  const interval = ev.interval;
+  const offset = vs.offset;
   let j = 0;
-  for (let i = 0; i < ev.steps; i++) {
-    const t = ev.stepTime(i);
-    const ref = atRef ?? t - vs.offset;
-    while (j < n && r.ts[j]! <= ref) j++;
-    const k = j - 1;
-    if (k < 0) continue;
-    const st = r.ts[k]!;
+  for (let i = 0; i < steps; i++) {
+    const t = start + i * interval;
+    const ref = atRef ?? t - offset;
+    while (j < n && rts[j]! <= ref) j++;
+    if (j === 0) continue;
+    const st = rts[j - 1]!;
     if (st <= ref - lb) continue;
-    const f = r.fs[k]!;
+    const f = rfs[j - 1]!;
     if (f !== f && isStaleNaN(f)) continue;
-    ev.addSamples(1);
     s.push(t, timestamps ? st / 1000 : f);
   }
+  // Counted once per series: the count only grows, so the limit trips exactly when it would sample by sample.
+  ev.addSamples(s.n);
   return s;
 }
 

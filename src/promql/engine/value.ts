@@ -27,7 +27,10 @@ export function allocF64(n: number): Float64Array {
 
 export class Series {
   labels: Labels;
-  /** Drop `__name__` (and `__type__`/`__unit__`) when the query result is assembled (delayed name removal). */
+  /**
+   * The series has lost its metric name: with delayed name removal `__name__` (and `__type__`/`__unit__`)
+   * go when the query result is assembled; with eager removal they are gone already.
+   */
   dropName: boolean;
   ts: Float64Array;
   fs: Float64Array;

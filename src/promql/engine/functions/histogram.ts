@@ -189,7 +189,8 @@ function groupBuckets(ev: Evaluator, vec: Vector, n: CallNode, argIdx: number): 
     const le = getLabel(s.labels, 'le');
     const upper = parseGoFloat(le);
     if (upper === null) {
-      const name = getLabel(s.labels, METRIC_NAME);
+      // Under eager name removal the output has no name any more, and the warning names none.
+      const name = ev.q.delayedNameRemoval ? getLabel(s.labels, METRIC_NAME) : '';
       let text = `bucket label "le" is missing or has a malformed value of ${goQuote(le)}`;
       if (name !== '') text += ` for metric name ${goQuote(name)}`;
       ev.q.annos.warn(text, n.args[argIdx]!.pos);
@@ -213,7 +214,7 @@ function groupBuckets(ev: Evaluator, vec: Vector, n: CallNode, argIdx: number): 
 
 function monotonicityInfo(ev: Evaluator, g: Group, n: CallNode, argIdx: number, t: number, mono: Monotonicity | null): void {
   if (mono === null || !mono.forced) return;
-  const name = getLabel(g.metric, METRIC_NAME);
+  const name = ev.q.delayedNameRemoval ? getLabel(g.metric, METRIC_NAME) : '';
   let text =
     'input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)';
   if (name !== '') text += ` for metric name ${goQuote(name)}`;

@@ -107,7 +107,7 @@ function elementwise(ev: Evaluator, m: Matrix, fn: (v: number, step: number) => 
   const out: Matrix = [];
   let total = 0;
   for (const s of m) {
-    const r = new Series(s.labels, true, s.n);
+    const r = new Series(ev.dropName(s.labels), true, s.n);
     for (let k = 0; k < s.n; k++) {
       const v = fn(s.fs[k]!, ev.stepIndex(s.ts[k]!));
       if (v !== undefined) r.push(s.ts[k]!, v);
@@ -118,7 +118,7 @@ function elementwise(ev: Evaluator, m: Matrix, fn: (v: number, step: number) => 
     }
   }
   ev.addSamples(total);
-  return out;
+  return ev.mergeDropped(out);
 }
 
 function scalarParam(m: Matrix | undefined, step: number, dflt: number): number {

@@ -5,13 +5,13 @@
 import type { Labels } from '../../../model/labels.js';
 import { EMPTY_LABELS, getLabel, METRIC_NAME } from '../../../model/labels.js';
 import { goQuote } from '../../parser/goutil.js';
-import { execError } from '../errors.js';
+import { DUPLICATE_LABELSET, execError } from '../errors.js';
 import type { Evaluator } from '../evaluator.js';
 import type { PosRange } from '../../parser/ast.js';
 import type { CallNode, PNode } from '../plan.js';
 import { streamSeries, withoutStale } from '../selectors.js';
 import { Series, type Matrix } from '../value.js';
-import { absentLabels } from '../labels.js';
+import { absentLabels, containsSameLabelset } from '../labels.js';
 import { ANCHORED_SAFE, RANGE_FUNCTIONS, SMOOTHED_SAFE, type WindowCtx } from './range.js';
 
 interface Source {
@@ -77,6 +77,9 @@ export async function evalRangeCall(ev: Evaluator, call: CallNode, mIdx: number)
   ev.q.current -= subquerySamples;
 
   if (name === 'absent_over_time') return absentOverTime(ev, out, arg);
+  // Under eager name removal, two outputs left with the same labels are an error, even when their
+  // points do not overlap (unlike operators, which merge such series).
+  if (!ev.q.delayedNameRemoval && containsSameLabelset(out)) throw execError(DUPLICATE_LABELSET);
   return out;
 }
 
@@ -118,7 +121,8 @@ function windows(
     annos: ev.q.annos,
   };
   return (src: Source): void => {
-    const s = new Series(src.labels, dropName || src.dropName, capacity);
+    const drop = dropName || src.dropName;
+    const s = new Series(drop ? ev.dropName(src.labels) : src.labels, drop, capacity);
     ctx.labels = src.labels;
     const { ts, fs } = src;
     const n = ts.length;
