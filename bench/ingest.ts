@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startArgus, type ArgusProcess } from '../test/support/argus-process.js';
+import { guardArgus } from './support/argus-guard.js';
 import { peerBinary, startPrometheus, startVictoriaMetrics } from '../test/support/peers.js';
 import { cpuSeconds, memoryStatus } from './support/proc.js';
 import { sendAll, type SendResult } from './support/remote-write-client.js';
@@ -102,24 +103,6 @@ function versionOf(cmd: string, args: string[], debianPackage: string): string {
 // ---------------------------------------------------------------------------------------------------
 // Servers
 
-/** Argus children still running if the benchmark dies; killed (and their dirs removed) on exit. */
-const liveArgus = new Set<{ proc: ArgusProcess; dir: string }>();
-let exitHooked = false;
-function hookExit(): void {
-  if (exitHooked) return;
-  exitHooked = true;
-  process.on('exit', () => {
-    for (const a of liveArgus) {
-      try {
-        a.proc.child.kill('SIGKILL');
-      } catch {
-        // gone
-      }
-      rmSync(a.dir, { recursive: true, force: true });
-    }
-  });
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
-}
 
 const argus: Target = {
   key: 'argus',
@@ -130,7 +113,6 @@ const argus: Target = {
   stored: { series: 'argus_head_series', samples: 'argus_head_samples_appended' },
   extra: ['argus_wal_fsyncs', 'argus_wal_bytes_written'],
   async start() {
-    hookExit();
     const dir = mkdtempSync(join(tmpdir(), 'argus-bench-argus-'));
     const prof = process.env.BENCH_ARGUS_CPU_PROF;
     const args = [`--storage.tsdb.path=${dir}`, '--log.level=warn'];
@@ -144,15 +126,14 @@ const argus: Target = {
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
-    const entry = { proc, dir };
-    liveArgus.add(entry);
+    const unguard = guardArgus({ proc, dir });
     return {
       pid: proc.child.pid ?? -1,
       url: proc.url,
       logs: () => proc.logs(),
       async stop() {
         await proc.stop();
-        liveArgus.delete(entry);
+        unguard();
         rmSync(dir, { recursive: true, force: true });
       },
     };

@@ -22,6 +22,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startArgus, type ArgusProcess } from '../test/support/argus-process.js';
+import { guardArgus } from './support/argus-guard.js';
 import { peerBinary, startPrometheus, type RunningPeer } from '../test/support/peers.js';
 import { cpuSeconds, memoryStatus } from './support/proc.js';
 import { closeQueryClient, firstDifference, matrixOf, postForm, type MatrixSeries } from './support/query-client.js';
@@ -66,27 +67,8 @@ interface Server {
 // ---------------------------------------------------------------------------------------------------
 // Servers
 
-/** Argus children still running if the benchmark dies; killed (and their dirs removed) on exit. */
-const liveArgus = new Set<{ proc: ArgusProcess; dir: string }>();
-let exitHooked = false;
-function hookExit(): void {
-  if (exitHooked) return;
-  exitHooked = true;
-  process.on('exit', () => {
-    for (const a of liveArgus) {
-      try {
-        a.proc.child.kill('SIGKILL');
-      } catch {
-        // gone
-      }
-      rmSync(a.dir, { recursive: true, force: true });
-    }
-  });
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
-}
 
 async function startArgusServer(): Promise<Server> {
-  hookExit();
   const dir = mkdtempSync(join(tmpdir(), 'argus-bench-query-'));
   let proc: ArgusProcess;
   try {
@@ -95,8 +77,7 @@ async function startArgusServer(): Promise<Server> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const entry = { proc, dir };
-  liveArgus.add(entry);
+  const unguard = guardArgus({ proc, dir });
   return {
     key: 'argus',
     title: 'Argus',
@@ -106,7 +87,7 @@ async function startArgusServer(): Promise<Server> {
     logs: () => proc.logs(),
     async stop() {
       await proc.stop();
-      liveArgus.delete(entry);
+      unguard();
       rmSync(dir, { recursive: true, force: true });
     },
   };
