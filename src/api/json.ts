@@ -3,6 +3,8 @@
  * byte for byte: HTML-safe string escaping, Go float formatting, millisecond timestamps as seconds, and
  * sample values as strings ("+Inf", "NaN", "-0").
  */
+// Go's float formatting lives with the PromQL parser, which needs it first; the API shares it.
+export { formatFloatF, formatFloatG } from '../promql/parser/goutil.js';
 
 const HEX = '0123456789abcdef';
 
@@ -43,34 +45,12 @@ export function quote(s: string, html = true): string {
   return out + s.slice(start) + '"';
 }
 
-/** Expands JavaScript's shortest-digits text of a non-negative finite number into positional notation. */
-function plainDecimal(abs: number): string {
-  const s = String(abs);
-  const e = s.indexOf('e');
-  if (e < 0) return s;
-  const mant = s.slice(0, e);
-  const exp = Number(s.slice(e + 1));
-  const dot = mant.indexOf('.');
-  const digits = mant.replace('.', '');
-  const intLen = (dot < 0 ? mant.length : dot) + exp;
-  if (intLen <= 0) return '0.' + '0'.repeat(-intLen) + digits;
-  if (intLen >= digits.length) return digits + '0'.repeat(intLen - digits.length);
-  return digits.slice(0, intLen) + '.' + digits.slice(intLen);
-}
-
 function special(f: number): string | null {
   if (f !== f) return 'NaN';
   if (f === Infinity) return '+Inf';
   if (f === -Infinity) return '-Inf';
   if (f === 0) return Object.is(f, -0) ? '-0' : '0';
   return null;
-}
-
-/** Go's strconv.FormatFloat(f, 'f', -1, 64): shortest digits that round-trip, never an exponent. */
-export function formatFloatF(f: number): string {
-  const sp = special(f);
-  if (sp !== null) return sp;
-  return (f < 0 ? '-' : '') + plainDecimal(Math.abs(f));
 }
 
 /**
@@ -83,21 +63,6 @@ export function formatSampleValue(f: number): string {
   const s = String(f);
   if (s.indexOf('e') < 0) return s;
   return s.replace(/e([+-])(\d)$/, 'e$10$2');
-}
-
-/** Go's strconv.FormatFloat(f, 'g', -1, 64) as the text exposition format prints values. */
-export function formatFloatG(f: number): string {
-  const sp = special(f);
-  if (sp !== null) return sp;
-  const abs = Math.abs(f);
-  const sign = f < 0 ? '-' : '';
-  const [mant, expStr] = abs.toExponential().split('e') as [string, string];
-  const exp = Number(expStr);
-  if (exp < -4 || exp >= 6) {
-    const ae = Math.abs(exp);
-    return `${sign}${mant}e${exp < 0 ? '-' : '+'}${ae < 10 ? '0' + ae : ae}`;
-  }
-  return sign + plainDecimal(abs);
 }
 
 /** jsonutil.MarshalTimestamp: milliseconds as seconds, the fraction always three digits when present. */
