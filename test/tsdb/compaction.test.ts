@@ -170,3 +170,39 @@ test('replay tolerates an interrupted checkpoint and leftover segments and block
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a series dropped by compaction and created again survives a restart with its old record still in the WAL', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'argus-compact-'));
+  try {
+    const open = () =>
+      TSDB.open({ path: dir, headOptions: () => ({ chunkRangeMs: HOUR }), compactIntervalMs: 0, logger: nopLogger });
+    let db = await open();
+    const head = await db.head(TENANT);
+    const gone = labelsFromObject({ __name__: 'm', i: 'gone' });
+    const stay = labelsFromObject({ __name__: 'm', i: 'stay' });
+    for (let t = 0; t <= 2 * HOUR; t += 60_000) {
+      const app = head.appender();
+      if (t < 30 * 60_000) app.append(0, gone, t, t);
+      app.append(0, stay, t, t);
+      await app.commit();
+    }
+    await db.compactHeads();
+    assert.equal(db.getBlocks(TENANT).length, 1);
+    assert.equal(head.getByLabels(gone), undefined, 'dropped from the head');
+    const app = head.appender();
+    const ref = app.append(0, gone, 2 * HOUR + 1, 7);
+    await app.commit();
+    const before = await readAll(db);
+    await db.close();
+    db = await open(); // the only segment still holds the old series record and must not shadow the new ref
+    assert.deepEqual(await readAll(db), before);
+    assert.equal(before.get(`${gone.join(',')}@${2 * HOUR + 1}`), 7);
+    const h2 = db.getHead(TENANT)!;
+    const app2 = h2.appender();
+    assert.ok(app2.append(0, labelsFromObject({ __name__: 'm', i: 'new' }), 2 * HOUR + 2, 1) > ref);
+    await app2.commit();
+    await db.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

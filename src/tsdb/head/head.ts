@@ -142,13 +142,21 @@ export class Head implements Appendable, Queryable {
   private createWithRef(ref: number, labels: Labels): MemSeries {
     const key = labelsKey(labels);
     const existing = this.byKey.get(key);
-    if (existing !== undefined) return existing;
+    if (ref >= this.nextRef) this.nextRef = ref + 1;
+    if (existing !== undefined) {
+      // Replay: the same labels under another ref (a series dropped by compaction and created again, with
+      // its old record still in a live segment). Later samples use the newer ref: route them here too.
+      if (existing.ref !== ref && this.byRef[ref] === undefined) {
+        this.byRef[ref] = existing;
+        (existing.aliases ??= []).push(ref);
+      }
+      return existing;
+    }
     const s = new MemSeries(ref, labels);
     this.byRef[ref] = s;
     this.byKey.set(key, s);
     this.postings.add(ref, labels);
     this.seriesCount++;
-    if (ref >= this.nextRef) this.nextRef = ref + 1;
     return s;
   }
 
@@ -178,6 +186,7 @@ export class Head implements Appendable, Queryable {
       const s = this.byKey.get(key)!;
       this.byKey.delete(key);
       this.byRef[s.ref] = undefined;
+      for (const a of s.aliases ?? []) this.byRef[a] = undefined;
     }
     this.postings.delete(gone, goneLabels);
     this.seriesCount -= gone.size;
@@ -192,6 +201,7 @@ export class Head implements Appendable, Queryable {
     let batch: { ref: number; labels: Labels }[] = [];
     for (const s of this.byKey.values()) {
       batch.push({ ref: s.ref, labels: s.labels });
+      for (const a of s.aliases ?? []) batch.push({ ref: a, labels: s.labels }); // later segments may use it
       if (batch.length === 10_000) {
         out.push(encodeSeriesRecord(batch));
         batch = [];

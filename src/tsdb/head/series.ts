@@ -97,6 +97,8 @@ export class MemSeries {
   readonly ref: number;
   readonly labels: Labels;
   readonly closed: ClosedChunk[] = [];
+  /** Other refs that WAL records use for this series (see Head.createWithRef); null almost always. */
+  aliases: number[] | null = null;
   private head: XorChunk | null = null;
   private app: XorAppender | null = null;
   private headMinT = 0;
