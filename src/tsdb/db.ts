@@ -74,10 +74,11 @@ export class TSDB {
       while (!this.closing && compactableRange(head) !== null) {
         const t0 = performance.now();
         try {
-          const res = await compactHeadOnce(head, join(this.tenantDir(tenant), 'blocks'));
+          const dir = join(this.tenantDir(tenant), 'blocks');
+          const res = await compactHeadOnce(head, dir, async (meta) => {
+            this.blocks.get(tenant)!.push(await openBlock(join(dir, meta.ulid)));
+          });
           if (res === null) break;
-          const block = await openBlock(join(this.tenantDir(tenant), 'blocks', res.block.ulid));
-          this.blocks.get(tenant)!.push(block);
           log.info('head compacted into a block', {
             ulid: res.block.ulid,
             mint: res.block.minTime,

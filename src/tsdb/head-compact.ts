@@ -34,8 +34,17 @@ export function compactableRange(head: Head): { mint: number; maxt: number } | n
   return { mint, maxt: mint + range };
 }
 
-/** Compacts one block range out of `head` into `blocksDir`; null when there was nothing to do. */
-export async function compactHeadOnce(head: Head, blocksDir: string, appenderWaitMs = 10_000): Promise<HeadCompactionResult | null> {
+/**
+ * Compacts one block range out of `head` into `blocksDir`; null when there was nothing to do. `onBlock`
+ * runs after the block is on disk and before the head lets go of the range: the caller makes the block
+ * queryable there, so no query falls into a gap (in between, the merge dedupes the overlap).
+ */
+export async function compactHeadOnce(
+  head: Head,
+  blocksDir: string,
+  onBlock: (meta: BlockMeta) => Promise<void>,
+  appenderWaitMs = 10_000,
+): Promise<HeadCompactionResult | null> {
   const r = compactableRange(head);
   if (r === null) return null;
   const { mint, maxt } = r;
@@ -50,6 +59,7 @@ export async function compactHeadOnce(head: Head, blocksDir: string, appenderWai
     if (++i % BATCH === 0) await yieldLoop();
   }
   const block = await writeBlock(blocksDir, input, { minT: mint, maxT: maxt });
+  await onBlock(block);
   const { droppedSeries } = head.truncateBefore(maxt);
   const deletedSegments = head.wal !== null ? await head.wal.checkpoint(maxt, () => head.checkpointRecords()) : 0;
   return { block, droppedSeries, deletedSegments };
