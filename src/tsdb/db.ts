@@ -102,13 +102,24 @@ export class TSDB {
     return this.blocks.get(tenant) ?? [];
   }
 
-  /** A querier over the tenant's blocks and head (null when the tenant has no data here). */
+  /**
+   * A querier over the tenant's blocks and head (null when the tenant has no data here). The block list
+   * is read at each call: compaction registers a block before the head drops its range, so every select
+   * sees each sample in the head, the block, or both (the merge dedupes).
+   */
   querier(tenant: string): Querier | null {
     const head = this.heads.get(tenant);
     if (head === undefined) return null;
-    const qs: Querier[] = this.getBlocks(tenant).map((b) => b.querier());
-    qs.push(head.querier());
-    return qs.length === 1 ? qs[0]! : new MergeQuerier(qs);
+    const now = (): Querier => {
+      const qs: Querier[] = this.getBlocks(tenant).map((b) => b.querier());
+      qs.push(head.querier());
+      return qs.length === 1 ? qs[0]! : new MergeQuerier(qs);
+    };
+    return {
+      select: (hints, matchers) => now().select(hints, matchers),
+      labelNames: (hints, matchers) => now().labelNames(hints, matchers),
+      labelValues: (name, hints, matchers) => now().labelValues(name, hints, matchers),
+    };
   }
 
   /** The tenant's data as a Queryable (null when the tenant has no data here). */

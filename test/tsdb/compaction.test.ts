@@ -206,3 +206,24 @@ test('a series dropped by compaction and created again survives a restart with i
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a query selected before compaction and read after it still sees every sample', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'argus-compact-'));
+  try {
+    const db = await openDb(dir);
+    const written = await fill(db);
+    const q = db.querier(TENANT)!;
+    const set = q.select({ start: 0, end: 1e13 }, [new Matcher(MatchType.Equal, '__name__', 'm')]);
+    await db.compactHeads();
+    assert.equal(db.getBlocks(TENANT).length, 2);
+    let n = 0;
+    for await (const s of set) {
+      const it = s.iterator();
+      while (it.next() !== ValueType.None) n++;
+    }
+    assert.equal(n, written);
+    await db.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

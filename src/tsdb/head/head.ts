@@ -28,7 +28,7 @@ import {
 } from '../wal/records.js';
 import { MemPostings } from './postings.js';
 import { MemSeries, Appendable as Check } from './series.js';
-import { seriesIterator } from './iterator.js';
+import { snapshotIterator, snapshotOoo, type OooSamples } from './iterator.js';
 import { HeadAppender } from './appender.js';
 
 export interface HeadOptions {
@@ -308,17 +308,26 @@ export class Head implements Appendable, Queryable {
   }
 }
 
+/**
+ * A head series as of `select`: its chunk list (closed chunks are immutable; the open one is copied) and
+ * out-of-order samples are taken at once, so head compaction dropping them later cannot cut a running
+ * query short (the block that received them is part of queriers created from then on).
+ */
 class HeadSeries implements Series {
+  private readonly chunks: Uint8Array[];
+  private readonly ooo: OooSamples | null;
   constructor(
-    private readonly s: MemSeries,
+    s: MemSeries,
     private readonly mint: number,
     private readonly maxt: number,
-  ) {}
-  get labels(): Labels {
-    return this.s.labels;
+  ) {
+    this.labels = s.labels;
+    this.chunks = s.chunksIn(mint, maxt);
+    this.ooo = snapshotOoo(s, mint, maxt);
   }
+  readonly labels: Labels;
   iterator() {
-    return seriesIterator(this.s, this.mint, this.maxt);
+    return snapshotIterator(this.chunks, this.ooo, this.mint, this.maxt);
   }
 }
 
