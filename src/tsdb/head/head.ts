@@ -195,16 +195,21 @@ export class Head implements Appendable, Queryable {
     return { droppedSeries: gone.size };
   }
 
-  /** What a WAL checkpoint must hold for replay to rebuild the head's series: their records and nextRef. */
-  checkpointRecords(): Uint8Array[] {
+  /**
+   * What a WAL checkpoint must hold for replay to rebuild the head's series: their records and nextRef.
+   * Yields between batches (encoding a million series takes seconds); series created meanwhile are in
+   * WAL segments after the checkpoint anyway.
+   */
+  async checkpointRecords(): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [encodeMetaRecord(this.nextRef, this.minValidTime)];
     let batch: { ref: number; labels: Labels }[] = [];
     for (const s of this.byKey.values()) {
       batch.push({ ref: s.ref, labels: s.labels });
       for (const a of s.aliases ?? []) batch.push({ ref: a, labels: s.labels }); // later segments may use it
-      if (batch.length === 10_000) {
+      if (batch.length >= 2_000) {
         out.push(encodeSeriesRecord(batch));
         batch = [];
+        await new Promise((r) => setImmediate(r));
       }
     }
     if (batch.length > 0) out.push(encodeSeriesRecord(batch));

@@ -296,7 +296,7 @@ export class Wal {
    * `records()` (what replay still needs from them, e.g. series records) as checkpoint.N. Only a prefix of
    * segments can go; returns the number of segments deleted.
    */
-  async checkpoint(before: number, records: () => Uint8Array[]): Promise<number> {
+  async checkpoint(before: number, records: () => Promise<Uint8Array[]>): Promise<number> {
     await this.roll();
     const segs = (await this.listSegments()).filter((n) => n < this.segment);
     let last = -1;
@@ -310,9 +310,10 @@ export class Wal {
     const tmp = join(this.dir, name + '.tmp');
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp);
+    const recs = await records();
     const fh = await open(join(tmp, segmentName(0)), 'wx');
     try {
-      const framed = records().map((r) => Wal.frame(r));
+      const framed = recs.map((r) => Wal.frame(r));
       await fh.writeFile(Buffer.concat(framed));
       if (!this.noSync) await fh.sync();
     } finally {
