@@ -60,7 +60,7 @@ export async function compactHeadOnce(
   }
   const block = await writeBlock(blocksDir, input, { minT: mint, maxT: maxt });
   await onBlock(block);
-  const { droppedSeries } = head.truncateBefore(maxt);
+  const { droppedSeries } = await head.truncateBefore(maxt);
   const deletedSegments = head.wal !== null ? await head.wal.checkpoint(maxt, () => head.checkpointRecords()) : 0;
   return { block, droppedSeries, deletedSegments };
 }

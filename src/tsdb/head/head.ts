@@ -170,26 +170,28 @@ export class Head implements Appendable, Queryable {
    * empty with nothing newer staged. Dropped refs are never handed out again (`nextRef` only grows), so a
    * cached ref either finds its series or nothing.
    */
-  truncateBefore(t: number): { droppedSeries: number } {
+  async truncateBefore(t: number): Promise<{ droppedSeries: number }> {
     const gone = new Set<number>();
     const goneLabels: Labels[] = [];
-    let minT = Infinity;
-    for (const s of this.byKey.values()) {
+    let i = 0;
+    for (const [key, s] of this.byKey) {
       const empty = s.truncateBefore(t);
       if (empty && s.stagedT < t && s.maxT < t && !this.pendingSeries.includes(s)) {
+        // Unlinked at once (no await between the check and this), so no appender can stage into it later.
         gone.add(s.ref);
         goneLabels.push(s.labels);
-      } else if (s.minT < minT) minT = s.minT;
+        this.byKey.delete(key);
+        this.byRef[s.ref] = undefined;
+        for (const a of s.aliases ?? []) this.byRef[a] = undefined;
+      }
+      if (++i % 5_000 === 0) await new Promise((r) => setImmediate(r));
     }
-    for (const l of goneLabels) {
-      const key = labelsKey(l);
-      const s = this.byKey.get(key)!;
-      this.byKey.delete(key);
-      this.byRef[s.ref] = undefined;
-      for (const a of s.aliases ?? []) this.byRef[a] = undefined;
-    }
+    // Stale postings until here are harmless: selects skip refs without a series.
     this.postings.delete(gone, goneLabels);
     this.seriesCount -= gone.size;
+    // One synchronous pass: samples committed during the yields above may have lowered a visited series' minT.
+    let minT = Infinity;
+    for (const s of this.byKey.values()) if (s.minT < minT) minT = s.minT;
     this.minTime = minT;
     if (minT === Infinity) this.maxTime = -Infinity;
     return { droppedSeries: gone.size };
