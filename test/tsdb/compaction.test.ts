@@ -139,11 +139,23 @@ test('head compaction: blocks, memory, WAL truncation, identical queries before/
     if (bin !== null) {
       const pdir = join(dir, 'promtool');
       await mkdir(join(pdir, 'wal'), { recursive: true });
+      for (const b of blocks) await cp(join(dir, 'tenants', TENANT, 'blocks', b.ulid), join(pdir, b.ulid), { recursive: true });
       const ulid = blocks[0]!.ulid;
-      await cp(join(dir, 'tenants', TENANT, 'blocks', ulid), join(pdir, ulid), { recursive: true });
       const { stdout } = await run(bin, ['tsdb', 'analyze', '--extended', pdir, ulid], { maxBuffer: 1 << 26 });
       assert.match(stdout, new RegExp(`^Block ID: ${ulid}$`, 'm'));
       assert.match(stdout, /^Series: 20$/m);
+      // The dump of both blocks holds exactly the samples sent for their range (out-of-order ones merged in).
+      const dump = (await run(bin, ['tsdb', 'dump', pdir], { maxBuffer: 1 << 28 })).stdout.split('\n').filter((l) => l !== '');
+      const got = new Map<string, number>();
+      for (const line of dump) {
+        const m = /^\{(.*)\} (\S+) (\d+)$/.exec(line);
+        assert.ok(m, line);
+        const i = /i="(\d+)"/.exec(m[1]!)![1]!;
+        got.set(`${lbl(Number(i)).join(',')}@${m[3]}`, Number(m[2]));
+      }
+      const want = [...before].filter(([k]) => Number(k.split('@')[1]) < 2 * HOUR);
+      assert.equal(dump.length, want.length, 'one dumped line per sample');
+      assert.deepEqual(new Map(want), got);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
