@@ -239,3 +239,31 @@ test('a query selected before compaction and read after it still sees every samp
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('through HTTP: pushes into compacted time are rejected as out of bounds; PromQL and the series API see head + blocks', async () => {
+  const { startStack, series, v1Body, V1_HEADERS } = await import('../support/stack.js');
+  const st = await startStack('storage:\n  tsdb:\n    block_range: 1h\n');
+  try {
+    const samples: [number, number][] = [];
+    for (let t = 0; t <= END; t += 60_000) samples.push([t, t / 60_000]);
+    const push = (ss: [number, number][]) =>
+      st.app.request('/api/v1/push', { method: 'POST', body: v1Body([series({ __name__: 'up', job: 'a' }, ss)]), headers: V1_HEADERS });
+    assert.equal((await push(samples)).status, 204);
+    const query = async () => {
+      const r = await st.app.request(`/api/v1/query_range?query=${encodeURIComponent('sum_over_time(up[30m])')}&start=0&end=${END / 1000}&step=600`);
+      assert.equal(r.status, 200);
+      return r.json();
+    };
+    const before = await query();
+    await st.db.compactHeads();
+    assert.equal(st.db.getBlocks('anonymous').length, 2);
+    assert.deepEqual(await query(), before);
+    const sr = await st.app.request(`/api/v1/series?match[]=up&start=0&end=1800`);
+    assert.equal(((await sr.json()) as { data: unknown[] }).data.length, 1, 'a series only in blocks is listed');
+    const r = await push([[30 * 60_000 + 1, 1]]);
+    assert.equal(r.status, 400);
+    assert.match(await r.text(), /out of bounds/);
+  } finally {
+    await st.close();
+  }
+});

@@ -33,6 +33,11 @@ export class HeadAppender implements Appender {
     return this.head.opts.outOfOrderWindowMs;
   }
 
+  /** Samples before this are in blocks and rejected. */
+  minValidTime(): number {
+    return this.head.minValidTime;
+  }
+
   /** Number of samples staged. */
   get size(): number {
     return this.n;
