@@ -382,6 +382,7 @@ function checkMessage(c: Check, t: number, newest: number, app: HeadAppender): s
     case Check.OutOfOrder:
       return `out of order sample at ${t}: the series already has a sample at ${newest} and out-of-order ingestion is off (limit out_of_order_time_window=0s)`;
     case Check.TooOld:
+      if (t < app.minValidTime()) return `out of bounds sample at ${t}: before ${app.minValidTime()}, the end of the newest block cut from the head`;
       return `too old sample at ${t}: more than out_of_order_time_window (${app.oooWindowMs()}ms) behind the series' newest sample at ${newest}`;
     case Check.DuplicateTimestamp:
       return `duplicate sample for timestamp ${t} with a different value`;

@@ -129,7 +129,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.post('/api/v1/receive', write);
   app.post('/api/v1/write', write);
 
-  const querier = (c: Context<Env>): Querier => db.getHead(c.get('tenant'))?.querier() ?? EMPTY_QUERIER;
+  const querier = (c: Context<Env>): Querier => db.querier(c.get('tenant')) ?? EMPTY_QUERIER;
   const readApi = (fn: (q: Querier, p: ApiParams, c: Context<Env>) => Promise<ApiData>) => async (c: Context<Env>) => {
     try {
       return apiSuccess(c, await fn(querier(c), await params(c), c));
@@ -142,7 +142,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get('/api/v1/label/:name/values', readApi((q, p, c) => labelValuesApi(q, c.req.param('name') ?? '', p)));
 
   // PromQL and the rest of the Prometheus HTTP API v1.
-  const queryable = (c: Context<Env>): Queryable => db.getHead(c.get('tenant')) ?? EMPTY_QUERYABLE;
+  const queryable = (c: Context<Env>): Queryable => db.queryable(c.get('tenant')) ?? EMPTY_QUERYABLE;
   const api = (fn: (p: ApiParams, c: Context<Env>) => Promise<ApiResponse> | ApiResponse) => async (c: Context<Env>) => {
     const p = await params(c);
     return send(c, await handle(() => fn(p, c)));

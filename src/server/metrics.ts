@@ -30,6 +30,24 @@ export function registerTSDBMetrics(registry: Registry, db: TSDB): void {
     },
   });
   new Gauge({
+    name: 'argus_tsdb_blocks_loaded',
+    help: 'Blocks cut from the head (or found on disk at startup) and queried with it, per tenant.',
+    labelNames: ['tenant'],
+    registers,
+    collect() {
+      for (const t of db.tenants()) this.set({ tenant: t }, db.getBlocks(t).length);
+    },
+  });
+  new Gauge({
+    name: 'argus_head_min_valid_time_seconds',
+    help: 'Samples older than this are in blocks and rejected by the head (-Inf before the first block), per tenant.',
+    labelNames: ['tenant'],
+    registers,
+    collect() {
+      for (const t of db.tenants()) this.set({ tenant: t }, db.getHead(t)!.minValidTime / 1000);
+    },
+  });
+  new Gauge({
     name: 'argus_wal_fsyncs',
     help: 'WAL fsyncs since startup (each covers every request that arrived while the previous one ran), per tenant.',
     labelNames: ['tenant'],

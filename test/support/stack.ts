@@ -30,7 +30,8 @@ export async function startStack(yaml = '', opts: { dir?: string; kv?: KV<Replic
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'argus-stack-')));
   const db = await TSDB.open({
     path: dir,
-    headOptions: (t) => ({ outOfOrderWindowMs: limitsFor(cfg, t).out_of_order_time_window }),
+    headOptions: (t) => ({ outOfOrderWindowMs: limitsFor(cfg, t).out_of_order_time_window, chunkRangeMs: cfg.storage.tsdb.block_range }),
+    compactIntervalMs: 0, // tests call db.compactHeads() when they want blocks
     logger: nopLogger,
   });
   const ha = cfg.receive.ha_tracker;

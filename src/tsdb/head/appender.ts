@@ -21,6 +21,9 @@ export class HeadAppender implements Appender {
   private vs = new Float64Array(1024);
   private n = 0;
   private done = false;
+  private release: (() => void) | null = null;
+  /** Settles when this appender has committed or rolled back (set once it holds staged samples). */
+  finished: Promise<void> = Promise.resolve();
 
   constructor(head: Head) {
     this.head = head;
@@ -28,6 +31,11 @@ export class HeadAppender implements Appender {
 
   oooWindowMs(): number {
     return this.head.opts.outOfOrderWindowMs;
+  }
+
+  /** Samples before this are in blocks and rejected. */
+  minValidTime(): number {
+    return this.head.minValidTime;
   }
 
   /** Number of samples staged. */
@@ -42,7 +50,9 @@ export class HeadAppender implements Appender {
    */
   stage(s: MemSeries, t: number, v: number): Check {
     let c: Check;
-    if (t > s.stagedT && t > s.maxT) {
+    if (t < this.head.minValidTime) {
+      c = Check.TooOld; // that time range is in a block already
+    } else if (t > s.stagedT && t > s.maxT) {
       c = Check.InOrder;
       s.stagedT = t;
       s.stagedV = v;
@@ -59,6 +69,10 @@ export class HeadAppender implements Appender {
   }
 
   private push(ref: number, t: number, v: number): void {
+    if (this.release === null && !this.done) {
+      this.finished = new Promise<void>((r) => (this.release = r));
+      this.head.activeAppenders.add(this);
+    }
     if (this.n === this.refs.length) {
       const cap = this.n * 2;
       const r = new Uint32Array(cap);
@@ -87,7 +101,9 @@ export class HeadAppender implements Appender {
       case Check.TooOld:
         throw new StorageError(
           'too_old',
-          `too old sample at ${t}: older than the out-of-order window of ${this.head.opts.outOfOrderWindowMs}ms behind ${s.maxT}`,
+          t < this.head.minValidTime
+            ? `too old sample at ${t}: before ${this.head.minValidTime}, which is already compacted into a block`
+            : `too old sample at ${t}: older than the out-of-order window of ${this.head.opts.outOfOrderWindowMs}ms behind ${s.maxT}`,
         );
       case Check.DuplicateTimestamp:
         throw new StorageError('duplicate_timestamp', `duplicate sample for timestamp ${t} with a different value`);
@@ -104,15 +120,29 @@ export class HeadAppender implements Appender {
     const records: Uint8Array[] = [];
     if (newSeries.length > 0) records.push(encodeSeriesRecord(newSeries.map((s) => ({ ref: s.ref, labels: s.labels }))));
     if (this.n > 0) records.push(encodeSamplesRecord(this.refs, this.ts, this.vs, this.n));
-    if (records.length > 0 && head.wal !== null) await head.wal.log(records);
-    for (let i = 0; i < this.n; i++) {
-      const s = head.getByRef(this.refs[i]!);
-      if (s !== undefined) head.commitSample(s, this.ts[i]!, this.vs[i]!);
+    try {
+      if (records.length > 0 && head.wal !== null) {
+        let maxT = -Infinity;
+        for (let i = 0; i < this.n; i++) if (this.ts[i]! > maxT) maxT = this.ts[i]!;
+        await head.wal.log(records, maxT);
+      }
+      for (let i = 0; i < this.n; i++) {
+        const s = head.getByRef(this.refs[i]!);
+        if (s !== undefined) head.commitSample(s, this.ts[i]!, this.vs[i]!);
+      }
+    } finally {
+      this.settle();
     }
   }
 
   rollback(): void {
     this.done = true;
     this.n = 0;
+    this.settle();
+  }
+
+  private settle(): void {
+    this.head.activeAppenders.delete(this);
+    this.release?.();
   }
 }

@@ -16,10 +16,19 @@ import type {
 } from '../../storage/interface.js';
 import { StorageError } from '../../storage/errors.js';
 import { Wal, type ReplayReport } from '../wal/wal.js';
-import { REC_SAMPLES, REC_SERIES, decodeSamplesRecord, decodeSeriesRecord } from '../wal/records.js';
+import {
+  REC_META,
+  REC_SAMPLES,
+  REC_SERIES,
+  decodeMetaRecord,
+  decodeSamplesRecord,
+  decodeSeriesRecord,
+  encodeMetaRecord,
+  encodeSeriesRecord,
+} from '../wal/records.js';
 import { MemPostings } from './postings.js';
 import { MemSeries, Appendable as Check } from './series.js';
-import { seriesIterator } from './iterator.js';
+import { snapshotIterator, snapshotOoo, type OooSamples } from './iterator.js';
 import { HeadAppender } from './appender.js';
 
 export interface HeadOptions {
@@ -56,6 +65,13 @@ export class Head implements Appendable, Queryable {
   maxTime = -Infinity;
   samplesAppended = 0;
   outOfOrderSamples = 0;
+  /**
+   * Samples before this are in blocks: appends are rejected as too old (Prometheus's "out of bounds") and
+   * WAL replay skips them, so nothing is counted twice.
+   */
+  minValidTime = -Infinity;
+  /** Appenders holding staged samples; head compaction waits for them after raising `minValidTime`. */
+  readonly activeAppenders = new Set<HeadAppender>();
 
   constructor(tenant: string, opts: HeadOptions = {}) {
     this.tenant = tenant;
@@ -63,8 +79,15 @@ export class Head implements Appendable, Queryable {
   }
 
   /** Opens a durable head: replays the WAL in `walDir` and logs to it from then on. */
-  static async open(tenant: string, walDir: string, opts: HeadOptions = {}, walOpts = {}): Promise<{ head: Head; report: ReplayReport }> {
+  static async open(
+    tenant: string,
+    walDir: string,
+    opts: HeadOptions = {},
+    walOpts = {},
+    minValidTime = -Infinity,
+  ): Promise<{ head: Head; report: ReplayReport }> {
     const head = new Head(tenant, opts);
+    head.minValidTime = minValidTime;
     const { wal, report } = await Wal.open(walDir, (rec) => head.replayRecord(rec), walOpts);
     head.wal = wal;
     return { head, report };
@@ -74,28 +97,40 @@ export class Head implements Appendable, Queryable {
   replaySkipped = 0;
   replaySkipReason = '';
 
-  private replayRecord(rec: Uint8Array): void {
+  private replayRecord(rec: Uint8Array): number | void {
     try {
-      this.applyRecord(rec);
+      return this.applyRecord(rec);
     } catch (err) {
       this.replaySkipped++;
       this.replaySkipReason ||= (err as Error).message;
+      return Infinity; // unknown content: never let WAL truncation drop its segment
     }
   }
 
-  private applyRecord(rec: Uint8Array): void {
+  /** Applies one WAL record; returns the newest sample time in it. */
+  private applyRecord(rec: Uint8Array): number | void {
     switch (rec[0]) {
       case REC_SERIES:
         decodeSeriesRecord(rec, (ref, labels) => this.createWithRef(ref, labels));
         break;
       case REC_SAMPLES: {
         const { refs, ts, vs } = decodeSamplesRecord(rec);
+        let maxT = -Infinity;
         for (let i = 0; i < refs.length; i++) {
+          const t = ts[i]!;
+          if (t > maxT) maxT = t;
+          if (t < this.minValidTime) continue; // already in a block
           const s = this.byRef[refs[i]!];
           if (s === undefined) continue; // series record lost with a torn segment: nothing to attach to
-          const c = s.check(ts[i]!, vs[i]!, s.maxT, Infinity);
-          if (c === Check.InOrder || c === Check.OutOfOrderInWindow) this.commitSample(s, ts[i]!, vs[i]!);
+          const c = s.check(t, vs[i]!, s.maxT, Infinity);
+          if (c === Check.InOrder || c === Check.OutOfOrderInWindow) this.commitSample(s, t, vs[i]!);
         }
+        return maxT;
+      }
+      case REC_META: {
+        const m = decodeMetaRecord(rec);
+        if (m.nextRef > this.nextRef) this.nextRef = m.nextRef;
+        if (m.minValidTime > this.minValidTime) this.minValidTime = m.minValidTime;
         break;
       }
       default:
@@ -107,14 +142,89 @@ export class Head implements Appendable, Queryable {
   private createWithRef(ref: number, labels: Labels): MemSeries {
     const key = labelsKey(labels);
     const existing = this.byKey.get(key);
-    if (existing !== undefined) return existing;
+    if (ref >= this.nextRef) this.nextRef = ref + 1;
+    if (existing !== undefined) {
+      // Replay: the same labels under another ref (a series dropped by compaction and created again, with
+      // its old record still in a live segment). Later samples use the newer ref: route them here too.
+      if (existing.ref !== ref && this.byRef[ref] === undefined) {
+        this.byRef[ref] = existing;
+        (existing.aliases ??= []).push(ref);
+      }
+      return existing;
+    }
     const s = new MemSeries(ref, labels);
     this.byRef[ref] = s;
     this.byKey.set(key, s);
     this.postings.add(ref, labels);
     this.seriesCount++;
-    if (ref >= this.nextRef) this.nextRef = ref + 1;
     return s;
+  }
+
+  /** Every series in the head (live iteration order: by labels key insertion). */
+  allSeries(): IterableIterator<MemSeries> {
+    return this.byKey.values();
+  }
+
+  /**
+   * Drops the samples before `t` from memory (they were written to a block) and forgets series left
+   * empty with nothing newer staged. Dropped refs are never handed out again (`nextRef` only grows), so a
+   * cached ref either finds its series or nothing.
+   */
+  async truncateBefore(t: number): Promise<{ droppedSeries: number }> {
+    const gone = new Set<number>();
+    const goneLabels: Labels[] = [];
+    let i = 0;
+    for (const [key, s] of this.byKey) {
+      const empty = s.truncateBefore(t);
+      if (empty && s.stagedT < t && s.maxT < t && !this.pendingSeries.includes(s)) {
+        // Unlinked at once (no await between the check and this), so no appender can stage into it later.
+        gone.add(s.ref);
+        goneLabels.push(s.labels);
+        this.byKey.delete(key);
+        this.byRef[s.ref] = undefined;
+        for (const a of s.aliases ?? []) this.byRef[a] = undefined;
+      }
+      if (++i % 5_000 === 0) await new Promise((r) => setImmediate(r));
+    }
+    // Stale postings until here are harmless: selects skip refs without a series.
+    this.postings.delete(gone, goneLabels);
+    this.seriesCount -= gone.size;
+    // One synchronous pass: samples committed during the yields above may have lowered a visited series' minT.
+    let minT = Infinity;
+    for (const s of this.byKey.values()) if (s.minT < minT) minT = s.minT;
+    this.minTime = minT;
+    if (minT === Infinity) this.maxTime = -Infinity;
+    return { droppedSeries: gone.size };
+  }
+
+  /**
+   * What a WAL checkpoint must hold for replay to rebuild the head's series: their records and nextRef.
+   * Yields between batches (encoding a million series takes seconds); series created meanwhile are in
+   * WAL segments after the checkpoint anyway.
+   */
+  async checkpointRecords(): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [encodeMetaRecord(this.nextRef, this.minValidTime)];
+    let batch: { ref: number; labels: Labels }[] = [];
+    for (const s of this.byKey.values()) {
+      batch.push({ ref: s.ref, labels: s.labels });
+      for (const a of s.aliases ?? []) batch.push({ ref: a, labels: s.labels }); // later segments may use it
+      if (batch.length >= 2_000) {
+        out.push(encodeSeriesRecord(batch));
+        batch = [];
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    if (batch.length > 0) out.push(encodeSeriesRecord(batch));
+    return out;
+  }
+
+  /** Resolves when every appender active now has committed or rolled back (or after `timeoutMs`). */
+  async waitForAppenders(timeoutMs: number): Promise<void> {
+    const waits = [...this.activeAppenders].map((a) => a.finished);
+    if (waits.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(waits), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   getByRef(ref: number): MemSeries | undefined {
@@ -205,17 +315,26 @@ export class Head implements Appendable, Queryable {
   }
 }
 
+/**
+ * A head series as of `select`: its chunk list (closed chunks are immutable; the open one is copied) and
+ * out-of-order samples are taken at once, so head compaction dropping them later cannot cut a running
+ * query short (the block that received them is part of queriers created from then on).
+ */
 class HeadSeries implements Series {
+  private readonly chunks: Uint8Array[];
+  private readonly ooo: OooSamples | null;
   constructor(
-    private readonly s: MemSeries,
+    s: MemSeries,
     private readonly mint: number,
     private readonly maxt: number,
-  ) {}
-  get labels(): Labels {
-    return this.s.labels;
+  ) {
+    this.labels = s.labels;
+    this.chunks = s.chunksIn(mint, maxt);
+    this.ooo = snapshotOoo(s, mint, maxt);
   }
+  readonly labels: Labels;
   iterator() {
-    return seriesIterator(this.s, this.mint, this.maxt);
+    return snapshotIterator(this.chunks, this.ooo, this.mint, this.maxt);
   }
 }
 

@@ -122,8 +122,31 @@ export function drain(it: SampleIterator): { ts: Float64Array; vs: Float64Array 
 
 /** An iterator over a head series' samples in [mint, maxt], out-of-order samples merged in. */
 export function seriesIterator(s: MemSeries, mint: number, maxt: number): SampleIterator {
-  const inOrder = new ChunksIterator(s.chunksIn(mint, maxt), mint, maxt);
-  const ooo = s.ooo;
+  return snapshotIterator(s.chunksIn(mint, maxt), s.ooo, mint, maxt);
+}
+
+/** Out-of-order samples as `seriesIterator` reads them. */
+export interface OooSamples {
+  readonly ts: Float64Array;
+  readonly vs: Float64Array;
+  readonly length: number;
+}
+
+/** A copy of a series' out-of-order samples in [mint, maxt] (null when none), for a snapshot. */
+export function snapshotOoo(s: MemSeries, mint: number, maxt: number): OooSamples | null {
+  const o = s.ooo;
+  if (o === null || o.length === 0) return null;
+  let i = 0;
+  while (i < o.length && o.ts[i]! < mint) i++;
+  let j = i;
+  while (j < o.length && o.ts[j]! <= maxt) j++;
+  if (i === j) return null;
+  return { ts: o.ts.slice(i, j), vs: o.vs.slice(i, j), length: j - i };
+}
+
+/** An iterator over chunk bytes taken earlier (immutable) merged with out-of-order samples. */
+export function snapshotIterator(chunks: Uint8Array[], ooo: OooSamples | null, mint: number, maxt: number): SampleIterator {
+  const inOrder = new ChunksIterator(chunks, mint, maxt);
   if (ooo === null || ooo.length === 0) return inOrder;
   // Rare path: merge the two sorted sources once into columns (in-order wins on equal timestamps).
   const a = drain(inOrder);

@@ -40,6 +40,16 @@ export class PostingList {
   view(): Uint32Array {
     return this.data.subarray(0, this.length);
   }
+
+  /** Removes every ref in `refs` in one pass (head truncation drops series in batches). */
+  removeAll(refs: ReadonlySet<number>): void {
+    let n = 0;
+    for (let i = 0; i < this.length; i++) {
+      const r = this.data[i]!;
+      if (!refs.has(r)) this.data[n++] = r;
+    }
+    this.length = n;
+  }
 }
 
 export class MemPostings {
@@ -61,6 +71,26 @@ export class MemPostings {
         values.set(labels[i + 1]!, list);
       }
       list.add(ref);
+    }
+  }
+
+  /** Forgets the series `refs` (with their `labels`); empty value lists and names disappear. */
+  delete(refs: ReadonlySet<number>, labels: readonly (readonly string[])[]): void {
+    if (refs.size === 0) return;
+    this.all.removeAll(refs);
+    const touched = new Set<PostingList>();
+    for (const ls of labels) {
+      for (let i = 0; i < ls.length; i += 2) {
+        const values = this.byName.get(ls[i]!);
+        const list = values?.get(ls[i + 1]!);
+        if (list === undefined || touched.has(list)) continue;
+        touched.add(list);
+        list.removeAll(refs);
+        if (list.length === 0) {
+          values!.delete(ls[i + 1]!);
+          if (values!.size === 0) this.byName.delete(ls[i]!);
+        }
+      }
     }
   }
 

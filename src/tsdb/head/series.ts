@@ -97,6 +97,8 @@ export class MemSeries {
   readonly ref: number;
   readonly labels: Labels;
   readonly closed: ClosedChunk[] = [];
+  /** Other refs that WAL records use for this series (see Head.createWithRef); null almost always. */
+  aliases: number[] | null = null;
   private head: XorChunk | null = null;
   private app: XorAppender | null = null;
   private headMinT = 0;
@@ -168,6 +170,54 @@ export class MemSeries {
     for (const c of this.closed) if (c.maxT >= mint && c.minT <= maxt) out.push(c.bytes);
     if (this.head !== null && this.headCount > 0 && this.maxT >= mint && this.headMinT <= maxt) out.push(this.head.bytes().slice());
     return out;
+  }
+
+  /** True when the open chunk has samples and they all lie before `t`. */
+  openChunkBefore(t: number): boolean {
+    return this.head !== null && this.headCount > 0 && this.maxT < t;
+  }
+
+  /** The open chunk's bytes and range (a copy), when it has samples. */
+  openChunk(): ClosedChunk | null {
+    if (this.head === null || this.headCount === 0) return null;
+    return { bytes: this.head.bytes().slice(), minT: this.headMinT, maxT: this.maxT };
+  }
+
+  /** Number of out-of-order samples before `t`. */
+  oooBefore(t: number): number {
+    if (this.ooo === null) return 0;
+    let n = 0;
+    while (n < this.ooo.length && this.ooo.ts[n]! < t) n++;
+    return n;
+  }
+
+  /**
+   * Drops every sample before `t` (they are in a block now). Chunks never span a block boundary, so whole
+   * chunks go. `maxT`/`lastV` stay: they still order later appends. Returns true when nothing is left.
+   */
+  truncateBefore(t: number): boolean {
+    let k = 0;
+    while (k < this.closed.length && this.closed[k]!.maxT < t) k++;
+    if (k > 0) this.closed.splice(0, k);
+    if (this.openChunkBefore(t)) {
+      this.head = null;
+      this.app = null;
+      this.headCount = 0;
+    }
+    const n = this.oooBefore(t);
+    if (n > 0) {
+      const o = this.ooo!;
+      o.ts.copyWithin(0, n, o.length);
+      o.vs.copyWithin(0, n, o.length);
+      o.length -= n;
+      if (o.length === 0) this.ooo = null;
+    }
+    let minT = Infinity;
+    if (this.closed.length > 0) minT = this.closed[0]!.minT;
+    else if (this.head !== null && this.headCount > 0) minT = this.headMinT;
+    if (this.ooo !== null && this.ooo.ts[0]! < minT) minT = this.ooo.ts[0]!;
+    this.minT = minT;
+    return minT === Infinity;
   }
 
   /** Number of samples held (in-order + out-of-order). */

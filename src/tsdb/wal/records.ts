@@ -151,3 +151,24 @@ export function decodeSamplesRecord(buf: Uint8Array): SamplesColumns {
   new Uint8Array(vs.buffer).set(buf.subarray(rd.off, rd.off + count * 8));
   return { refs, ts, vs };
 }
+
+/**
+ * META  u8 type, u8[3] 0, u32 nextRef, f64 minValidTime — written into checkpoints so that refs stay unique
+ * across restarts even after the series holding the highest ref was dropped from the head.
+ */
+export const REC_META = 3;
+
+export function encodeMetaRecord(nextRef: number, minValidTime: number): Uint8Array {
+  const out = new Uint8Array(16);
+  const dv = new DataView(out.buffer);
+  out[0] = REC_META;
+  dv.setUint32(4, nextRef, true);
+  dv.setFloat64(8, minValidTime, true);
+  return out;
+}
+
+export function decodeMetaRecord(buf: Uint8Array): { nextRef: number; minValidTime: number } {
+  if (buf.length < 16) throw new Error(`meta record of ${buf.length} bytes is too short`);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  return { nextRef: dv.getUint32(4, true), minValidTime: dv.getFloat64(8, true) };
+}

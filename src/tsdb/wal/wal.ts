@@ -7,8 +7,13 @@
  * segment there, removes later segments, and reports what it cut — never fatal.
  *
  * Record framing: u32 LE payload length, u32 LE CRC-32 (IEEE, zlib) of the payload, payload.
+ *
+ * Truncation (as Prometheus): once the head's old samples are in a block, `checkpoint()` rolls to a new
+ * segment, writes `checkpoint.N/` (records the caller still needs, e.g. every live series) via a tmp dir
+ * + rename, then deletes segments <= N. Replay reads the newest complete checkpoint, then segments > N;
+ * a crash at any step leaves either the old segments or a complete checkpoint (leftovers are cleaned).
  */
-import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 
@@ -36,6 +41,11 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
+/** Called per record at replay; may return the newest sample time in it (segment truncation uses it). */
+export type OnRecord = (rec: Uint8Array) => number | void;
+
+const CHECKPOINT_RE = /^checkpoint\.(\d{8})$/;
+
 function segmentName(n: number): string {
   return String(n).padStart(8, '0');
 }
@@ -52,6 +62,12 @@ export class Wal {
   private waiters: Waiter[] = [];
   private flushing = false;
   private closed = false;
+  private rollRequested = false;
+  /** Newest sample time logged into each segment (-Infinity: none); segments not listed are unknown. */
+  private readonly segMaxT = new Map<number, number>();
+  private pendingMaxT = -Infinity;
+  /** Segments <= this are covered by the checkpoint (-1: no checkpoint). */
+  private checkpointed = -1;
   /** Counters for self-monitoring. */
   fsyncs = 0;
   bytesWritten = 0;
@@ -67,12 +83,43 @@ export class Wal {
    * Opens (creating if needed) the WAL in `dir`, replaying every intact record through `onRecord` in
    * order, then positions for appending after the last intact record.
    */
-  static async open(dir: string, onRecord: (rec: Uint8Array) => void, opts: WalOptions = {}): Promise<{ wal: Wal; report: ReplayReport }> {
+  static async open(dir: string, onRecord: OnRecord, opts: WalOptions = {}): Promise<{ wal: Wal; report: ReplayReport }> {
     await mkdir(dir, { recursive: true });
     const wal = new Wal(dir, opts);
+    await wal.replayCheckpoint(onRecord);
     const report = await wal.replay(onRecord);
     await wal.openSegment(wal.segment, true);
     return { wal, report };
+  }
+
+  /** Replays the newest complete checkpoint and removes leftovers of older or interrupted ones. */
+  private async replayCheckpoint(onRecord: OnRecord): Promise<void> {
+    const names = await readdir(this.dir);
+    let best = -1;
+    for (const n of names) {
+      const m = CHECKPOINT_RE.exec(n);
+      if (m !== null && Number(m[1]) > best) best = Number(m[1]);
+    }
+    for (const n of names) {
+      const m = CHECKPOINT_RE.exec(n);
+      if ((n.startsWith('checkpoint.') && m === null) || (m !== null && Number(m[1]) < best)) {
+        await rm(join(this.dir, n), { recursive: true, force: true });
+      }
+    }
+    if (best < 0) return;
+    this.checkpointed = best;
+    this.segment = best + 1;
+    // A checkpoint is complete once renamed into place; a bad record in it still must not stop startup.
+    const data = await readFile(join(this.dir, checkpointName(best), segmentName(0))).catch(() => Buffer.alloc(0));
+    let off = 0;
+    while (data.length - off >= RECORD_HEADER_BYTES) {
+      const len = data.readUInt32LE(off);
+      if (len === 0 || off + RECORD_HEADER_BYTES + len > data.length) break;
+      const payload = data.subarray(off + RECORD_HEADER_BYTES, off + RECORD_HEADER_BYTES + len);
+      if (crc32(payload) !== data.readUInt32LE(off + 4)) break;
+      onRecord(payload);
+      off += RECORD_HEADER_BYTES + len;
+    }
   }
 
   private async listSegments(): Promise<number[]> {
@@ -83,8 +130,11 @@ export class Wal {
       .sort((a, b) => a - b);
   }
 
-  private async replay(onRecord: (rec: Uint8Array) => void): Promise<ReplayReport> {
-    const segs = await this.listSegments();
+  private async replay(onRecord: OnRecord): Promise<ReplayReport> {
+    let segs = await this.listSegments();
+    // Segments the checkpoint covers are leftovers of a crash between checkpoint and deletion.
+    for (const n of segs) if (n <= this.checkpointed) await rm(join(this.dir, segmentName(n)), { force: true });
+    segs = segs.filter((n) => n > this.checkpointed);
     const report: ReplayReport = { segments: segs.length, records: 0, bytes: 0, truncated: null };
     for (let i = 0; i < segs.length; i++) {
       const name = segmentName(segs[i]!);
@@ -92,6 +142,7 @@ export class Wal {
       const data = await readFile(path);
       let off = 0;
       let reason = '';
+      let segMax = -Infinity;
       while (off < data.length) {
         if (data.length - off < RECORD_HEADER_BYTES) {
           reason = `partial record header (${data.length - off} bytes)`;
@@ -112,12 +163,14 @@ export class Wal {
           reason = 'checksum mismatch';
           break;
         }
-        onRecord(payload);
+        const t = onRecord(payload);
+        if (typeof t === 'number' && t > segMax) segMax = t;
         report.records++;
         off += RECORD_HEADER_BYTES + len;
       }
       report.bytes += off;
       this.segment = segs[i]!;
+      this.segMaxT.set(segs[i]!, segMax);
       if (off < data.length) {
         // Torn or corrupt: keep what is intact, drop the rest of this segment and every later one.
         const removed = segs.slice(i + 1).map(segmentName);
@@ -150,9 +203,10 @@ export class Wal {
     return out;
   }
 
-  /** Appends record payloads; resolves when they are on disk and fsynced. */
-  log(payloads: Uint8Array[]): Promise<void> {
+  /** Appends record payloads (whose newest sample time is `maxT`); resolves when they are on disk and fsynced. */
+  log(payloads: Uint8Array[], maxT = -Infinity): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`WAL ${this.dir} is closed`));
+    if (maxT > this.pendingMaxT) this.pendingMaxT = maxT;
     for (const p of payloads) {
       const framed = Wal.frame(p);
       this.pending.push(framed);
@@ -166,15 +220,25 @@ export class Wal {
   private async flushLoop(): Promise<void> {
     this.flushing = true;
     try {
-      while (this.pending.length > 0) {
+      while (this.pending.length > 0 || this.rollRequested) {
         const bufs = this.pending;
         const bytes = this.pendingBytes;
         const waiters = this.waiters;
+        const maxT = this.pendingMaxT;
+        const roll = this.rollRequested;
         this.pending = [];
         this.pendingBytes = 0;
+        this.pendingMaxT = -Infinity;
         this.waiters = [];
+        this.rollRequested = false;
         try {
-          if (this.size > 0 && this.size + bytes > this.segmentBytes) await this.rotate();
+          if (this.size > 0 && (roll || this.size + bytes > this.segmentBytes)) await this.rotate();
+          if (bytes === 0) {
+            for (const w of waiters) w.resolve();
+            continue;
+          }
+          // Recorded before the write: a segment's max may overstate, never understate (that would lose data).
+          this.segMaxT.set(this.segment, Math.max(this.segMaxT.get(this.segment) ?? -Infinity, maxT));
           await this.writeAll(Buffer.concat(bufs, bytes));
           const t0 = performance.now();
           if (!this.noSync) await this.fh!.datasync();
@@ -218,6 +282,61 @@ export class Wal {
     return this.segment;
   }
 
+  /** Starts a new segment (through the flush loop, so it never races a write); resolves when done. */
+  private roll(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`WAL ${this.dir} is closed`));
+    this.rollRequested = true;
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (!this.flushing) void this.flushLoop();
+    return done;
+  }
+
+  /**
+   * Drops the segments whose every sample is older than `before` (they are in a block), after writing
+   * `records()` (what replay still needs from them, e.g. series records) as checkpoint.N. Only a prefix of
+   * segments can go; returns the number of segments deleted.
+   */
+  async checkpoint(before: number, records: () => Promise<Uint8Array[]>): Promise<number> {
+    await this.roll();
+    const segs = (await this.listSegments()).filter((n) => n < this.segment);
+    let last = -1;
+    for (const n of segs) {
+      const t = this.segMaxT.get(n);
+      if (t === undefined || t >= before) break;
+      last = n;
+    }
+    if (last < 0) return 0;
+    const name = checkpointName(last);
+    const tmp = join(this.dir, name + '.tmp');
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp);
+    const recs = await records();
+    const fh = await open(join(tmp, segmentName(0)), 'wx');
+    try {
+      const framed = recs.map((r) => Wal.frame(r));
+      await fh.writeFile(Buffer.concat(framed));
+      if (!this.noSync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (!this.noSync) await syncDir(tmp);
+    await rename(tmp, join(this.dir, name));
+    if (!this.noSync) await syncDir(this.dir);
+    this.checkpointed = last;
+    let deleted = 0;
+    for (const n of segs) {
+      if (n > last) break;
+      await rm(join(this.dir, segmentName(n)), { force: true });
+      this.segMaxT.delete(n);
+      deleted++;
+    }
+    for (const n of await readdir(this.dir)) {
+      const m = CHECKPOINT_RE.exec(n);
+      if (m !== null && Number(m[1]) < last) await rm(join(this.dir, n), { recursive: true, force: true });
+    }
+    return deleted;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     // Let in-flight and queued writes finish first.
@@ -231,6 +350,10 @@ export class Wal {
     await this.fh?.close();
     this.fh = null;
   }
+}
+
+function checkpointName(n: number): string {
+  return `checkpoint.${segmentName(n)}`;
 }
 
 async function syncDir(dir: string): Promise<void> {
