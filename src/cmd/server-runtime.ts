@@ -70,6 +70,14 @@ export async function startServer(values: Record<string, unknown>, roleName: str
   registerTSDBMetrics(registry, db);
   const receiver = new Receiver(cfg, db, tracker, logger, createReceiveMetrics(registry));
   new Gauge({
+    name: 'argus_receive_ha_kv_writes',
+    help: 'Compare-and-swap writes of the HA tracker to its KV store since startup (elections, failovers, periodic receivedAt updates).',
+    registers: [registry],
+    collect() {
+      this.set(tracker.kvWrites);
+    },
+  });
+  new Gauge({
     name: 'argus_receive_ha_standby_buffered_samples',
     help: 'Samples of non-elected replicas kept for gapless failover.',
     registers: [registry],

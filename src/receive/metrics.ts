@@ -1,5 +1,5 @@
 /** Self-monitoring of the receive path (names like Mimir's, prefixed argus_receive_). */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 
 export interface ReceiveMetrics {
   requests: Counter<'code'>;
@@ -48,5 +48,3 @@ export function createReceiveMetrics(registry: Registry): ReceiveMetrics {
     }),
   };
 }
-
-export { Gauge };

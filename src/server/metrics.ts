@@ -1,5 +1,5 @@
 /** The process's metrics registry: Node runtime metrics plus gauges read from the TSDB at scrape time. */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TSDB } from '../tsdb/index.js';
 
 export function createRegistry(): Registry {
@@ -84,5 +84,3 @@ export function registerTSDBMetrics(registry: Registry, db: TSDB): void {
     },
   });
 }
-
-export { Counter, Gauge, Registry };

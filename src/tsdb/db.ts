@@ -9,6 +9,7 @@ import type { Logger } from '../util/log.js';
 import type { Querier, Queryable } from '../storage/interface.js';
 import { MergeQuerier } from '../storage/merge.js';
 import { Head, type HeadOptions } from './head/index.js';
+import type { ReplayReport } from './wal/wal.js';
 import { openBlock, TMP_SUFFIX, isUlid, type Block } from './block/index.js';
 import { compactHeadOnce, compactableRange } from './head-compact.js';
 
@@ -25,6 +26,8 @@ export class TSDB {
   private readonly opts: TSDBOptions;
   private readonly heads = new Map<string, Head>();
   private readonly opening = new Map<string, Promise<Head>>();
+  /** What each tenant's WAL replay found at startup (for /metrics). */
+  readonly lastReplay = new Map<string, ReplayReport>();
   /** Each tenant's blocks, oldest first. */
   private readonly blocks = new Map<string, Block[]>();
   private timer: NodeJS.Timeout | null = null;
@@ -196,8 +199,6 @@ export class TSDB {
     out.sort((a, b) => a.meta.minTime - b.meta.minTime);
     return out;
   }
-
-  readonly lastReplay = new Map<string, import('./wal/wal.js').ReplayReport>();
 
   tenants(): string[] {
     return [...this.heads.keys()].sort();

@@ -107,11 +107,6 @@ export class StandbyBuffer<K> {
     return buf.series;
   }
 
-  /** Drops what a replica buffered (it is the leader now, or it is gone). */
-  drop(tenant: string, cluster: string, replica: string): void {
-    this.take(tenant, cluster, replica);
-  }
-
   /** Drops samples older than the window relative to wall-clock `now` (for replicas that stopped sending). */
   sweep(now: number): void {
     for (const [key, buf] of this.buffers) {

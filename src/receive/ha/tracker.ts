@@ -68,9 +68,8 @@ export class HATracker {
   private readonly seen = new Map<string, Map<string, Map<string, number>>>();
   private readonly jitter = new Map<string, number>();
   private readonly unwatch: () => void;
-  failovers = 0;
+  /** Compare-and-swap writes this tracker made to the KV (elections, failovers, receivedAt updates). */
   kvWrites = 0;
-  kvErrors = 0;
 
   constructor(kv: KV<ReplicaDesc>, cfg: TrackerConfig, events: TrackerEvents = {}) {
     this.kv = kv;
@@ -167,17 +166,11 @@ export class HATracker {
     this.store(tenant, cluster, stored);
     if (stored.replica !== replica) return { kind: 'dedupe', elected: stored.replica };
     if (failoverFrom !== null) {
-      this.failovers++;
       this.events.onFailover?.(tenant, cluster, failoverFrom, replica);
     } else if (cur === undefined && stored.electedChanges === 0 && stored.electedAt === now) {
       this.events.onElection?.(tenant, cluster, replica);
     }
     return { kind: 'accept', failoverFrom };
-  }
-
-  /** The elected replica of a cluster as this receiver knows it. */
-  electedReplica(tenant: string, cluster: string): string | null {
-    return this.elected.get(tenant)?.get(cluster)?.replica ?? null;
   }
 
   status(): ClusterStatus[] {
