@@ -10,7 +10,8 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startArgus, type ArgusProcess } from '../support/argus-process.js';
-import { decodeReadResponse, encodeReadRequest, encodeWriteV1, snappyCompress, snappyUncompress } from '../../src/codec/index.js';
+import { encodeWriteV1, snappyCompress } from '../../src/codec/index.js';
+import { labelOf, remoteReadMetric } from '../support/remote-read.js';
 import { labelsFromObject } from '../../src/model/labels.js';
 
 const ROUNDS = Number(process.env.ARGUS_COMPACTION_CRASH_ROUNDS ?? 8);
@@ -20,24 +21,13 @@ const SAMPLES_PER_SERIES = 5;
 /** Each request covers 2.5s of sample time: a 1m block fills after ~24 requests per writer. */
 const SPACING_MS = 500;
 
+/** Every sample of metric `cc` as "writer/series@t" -> value, and how many came back twice. */
 async function readAll(url: string): Promise<{ samples: Map<string, number>; dups: number }> {
-  const req = encodeReadRequest({
-    queries: [{ startMs: 0, endMs: 1e15, matchers: [{ type: 0, name: '__name__', value: 'cc' }], hints: null }],
-    acceptedResponseTypes: [0],
-  });
-  const res = await fetch(`${url}/api/v1/read`, {
-    method: 'POST',
-    body: snappyCompress(req),
-    headers: { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy', 'X-Prometheus-Remote-Read-Version': '0.1.0' },
-  });
-  assert.equal(res.status, 200, await res.clone().text());
-  const results = decodeReadResponse(snappyUncompress(new Uint8Array(await res.arrayBuffer()), 1 << 30));
   const samples = new Map<string, number>();
   let dups = 0;
-  for (const s of results[0]!) {
-    const get = (n: string) => s.labels[s.labels.indexOf(n) + 1];
+  for (const s of await remoteReadMetric(url, 'cc')) {
     for (let i = 0; i < s.timestamps.length; i++) {
-      const k = `${get('w')}/${get('s')}@${s.timestamps[i]}`;
+      const k = `${labelOf(s, 'w')}/${labelOf(s, 's')}@${s.timestamps[i]}`;
       if (samples.has(k)) dups++;
       samples.set(k, s.values[i]!);
     }

@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startArgus, type ArgusProcess } from '../support/argus-process.js';
-import { decodeReadResponse, encodeReadRequest, encodeWriteV1, snappyCompress, snappyUncompress } from '../../src/codec/index.js';
+import { encodeWriteV1, snappyCompress } from '../../src/codec/index.js';
+import { labelOf, remoteReadMetric } from '../support/remote-read.js';
 import { labelsFromObject } from '../../src/model/labels.js';
 
 const ROUNDS = Number(process.env.ARGUS_CRASH_ROUNDS ?? 20);
@@ -16,23 +17,11 @@ const WRITERS = 4;
 const SERIES_PER_REQUEST = 20;
 const SAMPLES_PER_SERIES = 5;
 
-/** Reads every sample of metric `crash` through remote read; returns "writer/series@t" -> value. */
+/** Every sample of metric `crash`, as "writer/series@t" -> value. */
 async function readAll(url: string): Promise<Map<string, number>> {
-  const req = encodeReadRequest({
-    queries: [{ startMs: 0, endMs: 1e15, matchers: [{ type: 0, name: '__name__', value: 'crash' }], hints: null }],
-    acceptedResponseTypes: [0],
-  });
-  const res = await fetch(`${url}/api/v1/read`, {
-    method: 'POST',
-    body: snappyCompress(req),
-    headers: { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy', 'X-Prometheus-Remote-Read-Version': '0.1.0' },
-  });
-  assert.equal(res.status, 200, await res.clone().text());
-  const results = decodeReadResponse(snappyUncompress(new Uint8Array(await res.arrayBuffer()), 1 << 30));
   const out = new Map<string, number>();
-  for (const s of results[0]!) {
-    const get = (n: string) => s.labels[s.labels.indexOf(n) + 1];
-    for (let i = 0; i < s.timestamps.length; i++) out.set(`${get('w')}/${get('s')}@${s.timestamps[i]}`, s.values[i]!);
+  for (const s of await remoteReadMetric(url, 'crash')) {
+    for (let i = 0; i < s.timestamps.length; i++) out.set(`${labelOf(s, 'w')}/${labelOf(s, 's')}@${s.timestamps[i]}`, s.values[i]!);
   }
   return out;
 }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requirePeer, startNodeExporter, startPrometheus, type RunningPeer } from '../support/peers.js';
 import { startArgusInProcess } from '../support/argus-inproc.js';
-import { decodeReadResponse, encodeReadRequest, snappyCompress, snappyUncompress } from '../../src/codec/index.js';
+import { remoteReadMetric } from '../support/remote-read.js';
 
 const HA = 'receive:\n  ha_tracker:\n    update_timeout: 1s\n    update_timeout_jitter_max: 0s\n    failover_timeout: 3s\n';
 
@@ -48,13 +48,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined |
 }
 
 async function upSamples(url: string): Promise<{ labels: readonly string[]; ts: number[] }[]> {
-  const req = encodeReadRequest({
-    queries: [{ startMs: 0, endMs: Date.now() + 60_000, matchers: [{ type: 0, name: '__name__', value: 'up' }], hints: null }],
-    acceptedResponseTypes: [0],
-  });
-  const res = await fetch(`${url}/api/v1/read`, { method: 'POST', body: snappyCompress(req), headers: { 'Content-Encoding': 'snappy' } });
-  const out = decodeReadResponse(snappyUncompress(new Uint8Array(await res.arrayBuffer()), 1 << 28));
-  return out[0]!.map((s) => ({ labels: s.labels, ts: [...s.timestamps] }));
+  return (await remoteReadMetric(url, 'up', Date.now() + 60_000)).map((s) => ({ labels: s.labels, ts: [...s.timestamps] }));
 }
 
 test('two real Prometheus replicas → one stored copy, remote_read from a third, gapless failover', { timeout: 120_000 }, async (t) => {
