@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startArgus, type ArgusProcess } from '../test/support/argus-process.js';
 import { guardArgus } from './support/argus-guard.js';
+import { sumMetric } from './support/exposition-sum.js';
 import { peerBinary, startPrometheus, startVictoriaMetrics } from '../test/support/peers.js';
 import { cpuSeconds, memoryStatus } from './support/proc.js';
 import { sendAll, type SendResult } from './support/remote-write-client.js';
@@ -166,20 +167,6 @@ const TARGETS: readonly Target[] = [argus, prometheus, victoriaMetrics];
 
 // ---------------------------------------------------------------------------------------------------
 // One server
-
-/** Sum of every sample of metric `name` in a text exposition (NaN when there is none). */
-function sumMetric(exposition: string, name: string): number {
-  let sum = NaN;
-  for (const line of exposition.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const c = line.charAt(name.length);
-    if (c !== ' ' && c !== '{') continue;
-    const rest = c === '{' ? line.slice(line.lastIndexOf('}') + 1) : line.slice(name.length);
-    const v = Number(rest.trim().split(' ')[0]);
-    if (Number.isFinite(v)) sum = (Number.isNaN(sum) ? 0 : sum) + v;
-  }
-  return sum;
-}
 
 async function storedCounts(t: Target, server: Server): Promise<{ series: number; samples: number; extra: string }> {
   try {

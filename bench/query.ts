@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startArgus, type ArgusProcess } from '../test/support/argus-process.js';
 import { guardArgus } from './support/argus-guard.js';
+import { sumMetric } from './support/exposition-sum.js';
 import { peerBinary, startPrometheus, type RunningPeer } from '../test/support/peers.js';
 import { cpuSeconds, memoryStatus } from './support/proc.js';
 import { closeQueryClient, firstDifference, matrixOf, postForm, type MatrixSeries } from './support/query-client.js';
@@ -101,20 +102,6 @@ async function startPrometheusServer(): Promise<Server> {
   return { key: 'prometheus', title: 'Prometheus', pid: p.pid, url: p.url, writePath: '/api/v1/write', logs: () => p.logs(), stop: () => p.stop() };
 }
 
-/** Sum of every sample of metric `name` in a text exposition (NaN when there is none). */
-function metricValue(exposition: string, name: string): number {
-  let sum = NaN;
-  for (const line of exposition.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const c = line.charAt(name.length);
-    if (c !== ' ' && c !== '{') continue;
-    const rest = c === '{' ? line.slice(line.lastIndexOf('}') + 1) : line.slice(name.length);
-    const v = Number(rest.trim().split(' ')[0]);
-    if (Number.isFinite(v)) sum = (Number.isNaN(sum) ? 0 : sum) + v;
-  }
-  return sum;
-}
-
 /**
  * Waits until Prometheus has nothing left to compact: its head spans at most 1.5 block ranges (3 h) and
  * the compaction counter has not moved for 3 s. Returns what it saw, for the report.
@@ -125,10 +112,10 @@ async function settlePrometheus(s: Server, log: (m: string) => void, timeoutMs: 
   let stableSince = performance.now();
   for (;;) {
     const text = await (await fetch(`${s.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-    const minT = metricValue(text, 'prometheus_tsdb_head_min_time');
-    const maxT = metricValue(text, 'prometheus_tsdb_head_max_time');
-    const compactions = metricValue(text, 'prometheus_tsdb_compactions_total');
-    const blocks = metricValue(text, 'prometheus_tsdb_blocks_loaded');
+    const minT = sumMetric(text, 'prometheus_tsdb_head_min_time');
+    const maxT = sumMetric(text, 'prometheus_tsdb_head_max_time');
+    const compactions = sumMetric(text, 'prometheus_tsdb_compactions_total');
+    const blocks = sumMetric(text, 'prometheus_tsdb_blocks_loaded');
     if (compactions !== lastCompactions) {
       lastCompactions = compactions;
       stableSince = performance.now();

@@ -20,7 +20,7 @@
  */
 import { encodeWriteV1, snappyCompress, type WriteSeries } from '../../src/codec/index.js';
 import { labelsFromObject, type Labels } from '../../src/model/labels.js';
-import type { EncodedRequest } from './workload.js';
+import { unit, type EncodedRequest } from './workload.js';
 
 export const QUERY_METRICS = {
   counter: 'bench_http_requests_total',
@@ -63,17 +63,6 @@ export interface QueryWorkload {
   requests: number;
   compressedBytes: number;
   encodeMs: number;
-}
-
-/** Deterministic 32-bit hash → [0, 1). */
-function unit(a: number, b: number): number {
-  let x = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x27d4eb2f, 0xc2b2ae35);
-  x ^= x >>> 15;
-  x = Math.imul(x, 0x2c1b3c6d);
-  x ^= x >>> 12;
-  x = Math.imul(x, 0x297a2d39);
-  x ^= x >>> 15;
-  return (x >>> 0) / 4294967296;
 }
 
 type Kind = 0 | 1 | 2; // counter, gauge, bucket

@@ -156,7 +156,7 @@ const PER_HOST: readonly { metric: number; extra: Record<string, string> }[] = M
 );
 
 /** Deterministic 32-bit hash → [0, 1). */
-function unit(a: number, b: number): number {
+export function unit(a: number, b: number): number {
   let x = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x27d4eb2f, 0xc2b2ae35);
   x ^= x >>> 15;
   x = Math.imul(x, 0x2c1b3c6d);

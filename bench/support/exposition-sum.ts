@@ -1,0 +1,15 @@
+/** Reading a server's own /metrics in benchmarks. */
+
+/** Sum of every sample of metric `name` in a text exposition (NaN when there is none). */
+export function sumMetric(exposition: string, name: string): number {
+  let sum = NaN;
+  for (const line of exposition.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const c = line.charAt(name.length);
+    if (c !== ' ' && c !== '{') continue;
+    const rest = c === '{' ? line.slice(line.lastIndexOf('}') + 1) : line.slice(name.length);
+    const v = Number(rest.trim().split(' ')[0]);
+    if (Number.isFinite(v)) sum = (Number.isNaN(sum) ? 0 : sum) + v;
+  }
+  return sum;
+}
