@@ -6,7 +6,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { loadConfig, type Config } from '../config/index.js';
 import { HATracker, Receiver, createMemoryKV, createReceiveMetrics, type KV, type ReplicaDesc } from '../receive/index.js';
 import { createApp, createRegistry, registerTSDBMetrics } from '../server/index.js';
-import { limitsFor } from '../config/load.js';
+import { headLimitsFor } from '../config/load.js';
 import { TSDB } from '../tsdb/index.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { logLevel, parseListenAddress } from './flags.js';
@@ -60,10 +60,7 @@ export async function startServer(values: Record<string, unknown>, roleName: str
   logger.info('opening TSDB and replaying WALs', { path });
   const db = await TSDB.open({
     path,
-    headOptions: (tenant) => {
-      const l = limitsFor(cfg, tenant);
-      return { outOfOrderWindowMs: l.out_of_order_time_window, maxSeries: l.max_global_series_per_user, chunkRangeMs: cfg.storage.tsdb.block_range };
-    },
+    headOptions: (tenant) => headLimitsFor(cfg, tenant),
     walSegmentBytes: cfg.storage.tsdb.wal_segment_size,
     logger,
   });

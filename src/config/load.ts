@@ -63,3 +63,9 @@ export function limitsFor(cfg: Config, tenant: string): Limits {
   const picked = Object.fromEntries(Object.keys(o).map((k) => [k, parsed[k as keyof Limits]]));
   return { ...cfg.limits, ...picked } as Limits;
 }
+
+/** What a tenant's head needs from the config (structurally the TSDB's HeadOptions). */
+export function headLimitsFor(cfg: Config, tenant: string): { outOfOrderWindowMs: number; maxSeries: number; chunkRangeMs: number } {
+  const l = limitsFor(cfg, tenant);
+  return { outOfOrderWindowMs: l.out_of_order_time_window, maxSeries: l.max_global_series_per_user, chunkRangeMs: cfg.storage.tsdb.block_range };
+}

@@ -160,8 +160,6 @@ export class Receiver {
       );
     }
     const head = await this.db.head(tenant);
-    head.opts.outOfOrderWindowMs = limits.out_of_order_time_window;
-    head.opts.maxSeries = limits.max_global_series_per_user;
 
     // Pass 1: find every series (cache), and the HA pairs this request carries.
     const cache = this.cache(tenant);

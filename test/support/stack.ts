@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { parseConfig, limitsFor, type Config } from '../../src/config/index.js';
+import { parseConfig, headLimitsFor, type Config } from '../../src/config/index.js';
 import { HATracker, Receiver, createMemoryKV, createReceiveMetrics, type KV, type ReplicaDesc } from '../../src/receive/index.js';
 import { createApp, registerTSDBMetrics } from '../../src/server/index.js';
 import { TSDB } from '../../src/tsdb/index.js';
@@ -30,7 +30,7 @@ export async function startStack(yaml = '', opts: { dir?: string; kv?: KV<Replic
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'argus-stack-')));
   const db = await TSDB.open({
     path: dir,
-    headOptions: (t) => ({ outOfOrderWindowMs: limitsFor(cfg, t).out_of_order_time_window, chunkRangeMs: cfg.storage.tsdb.block_range }),
+    headOptions: (t) => headLimitsFor(cfg, t),
     compactIntervalMs: 0, // tests call db.compactHeads() when they want blocks
     logger: nopLogger,
   });
