@@ -61,6 +61,9 @@ interface Rejection {
   series: number;
   /** Float samples rejected (histograms are counted apart: none are stored yet). */
   samples: number;
+  /** The request series being processed, so one series with several problems is counted once. */
+  current: number;
+  lastCounted: number;
   first: string;
   status: number;
 }
@@ -189,7 +192,7 @@ export class Receiver {
 
     // Pass 2: stage samples.
     const app = head.appender();
-    const rej: Rejection = { series: 0, samples: 0, first: '', status: 400 };
+    const rej: Rejection = { series: 0, samples: 0, first: '', status: 400, current: -1, lastCounted: -1 };
     let deduped = 0;
     let dedupedFrom = '';
     let written = 0;
@@ -198,6 +201,7 @@ export class Receiver {
     const maxT = now + limits.creation_grace_period;
     for (let i = 0; i < dec.seriesCount; i++) {
       const e = entries[i]!;
+      rej.current = i;
       const from = dec.sampleStart[i]!;
       const to = dec.sampleStart[i + 1]!;
       const nh = dec.histogramCount[i]!;
@@ -390,7 +394,10 @@ function checkMessage(c: Check, t: number, newest: number, app: HeadAppender): s
 }
 
 function reject(rej: Rejection, samples: number, message: string): void {
-  rej.series++;
+  if (rej.lastCounted !== rej.current) {
+    rej.series++;
+    rej.lastCounted = rej.current;
+  }
   rej.samples += samples;
   if (rej.first === '') rej.first = message;
 }

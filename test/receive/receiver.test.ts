@@ -157,7 +157,8 @@ test('native histograms are reported as not stored, floats in the same request a
   const st = await startStack();
   try {
     // Build a RW1 series with a histogram field (4) by hand: a TimeSeries with one label and one empty Histogram.
-    const base = encodeWriteV1([series({ __name__: 'h' }, [])]);
+    // Series h also carries a float sample too far in the future: one series, two problems, counted once.
+    const base = encodeWriteV1([series({ __name__: 'h' }, [[NOW + 3_600_000, 1]])]);
     // WriteRequest{ timeseries: TimeSeries{ labels..., histograms: {} } }: append field 4 (len 0) inside the series.
     const ts = base.subarray(2); // tag(1) + len byte for small series
     const inner = new Uint8Array([...ts, 0x22, 0x00]);
@@ -165,6 +166,7 @@ test('native histograms are reported as not stored, floats in the same request a
     const floats = encodeWriteV1([series({ __name__: 'fl' }, [[NOW, 1]])]);
     const r = await post(st, snappyCompress(new Uint8Array([...req, ...floats])));
     assert.equal(r.status, 400, r.text);
+    assert.match(r.text, /^1 series rejected \(1 samples, 1 native histogram samples\)/);
     assert.match(r.text, /native histogram samples are not supported yet/);
     assert.equal((await stored(st, 'fl')).length, 1);
   } finally {
