@@ -11,6 +11,7 @@ import {
   floatError,
   formatOpenMetricsFloat,
   isMetricChar,
+  isMetricStart,
   LF,
   NUL,
   parseGoFloat,
@@ -353,6 +354,34 @@ export abstract class ParserBase implements ExpositionParser {
     if (end > this.n || (end < this.n && isMetricChar(s.charCodeAt(end)))) return -1;
     for (let i = len - 1; i >= 0; i--) if (s.charCodeAt(p + i) !== s.charCodeAt(a + i)) return -1;
     return end;
+  }
+
+  /**
+   * Reads the metric name of a HELP/TYPE/UNIT line starting at `p` (plain or quoted) into
+   * nameStart/nameEnd/nameEsc; returns the offset just after it. `kw` names the line in errors.
+   */
+  protected metaName(p: number, kw: string): number {
+    const s = this.s;
+    const n = this.n;
+    const c = p < n ? s.charCodeAt(p) : -1;
+    if (c === QUOTE) {
+      const ns = p + 1;
+      p = this.scanQuoted(p, 'quoted metric name', true, false);
+      this.nameStart = ns;
+      this.nameEnd = p - 1;
+      this.nameEsc = this.lastEsc;
+      return p;
+    }
+    if (!isMetricStart(c)) this.fail(`expected a metric name after ${kw}, got ${this.got(p)}`, p);
+    let ne = this.familyNameAt(p);
+    if (ne < 0) {
+      ne = p + 1;
+      while (ne < n && isMetricChar(s.charCodeAt(ne))) ne++;
+    }
+    this.nameStart = p;
+    this.nameEnd = ne;
+    this.nameEsc = false;
+    return ne;
   }
 
   /** The current family's name, or null before the first metadata line. */

@@ -120,35 +120,13 @@ export class OpenMetricsParser extends ParserBase {
     const s = this.s;
     const n = this.n;
     const kw = kind === Entry.Help ? 'HELP' : kind === Entry.Type ? 'TYPE' : 'UNIT';
-    const c = p < n ? s.charCodeAt(p) : -1;
-    let ns = p;
-    let ne: number;
-    let esc = false;
-    if (c === QUOTE) {
-      ns = p + 1;
-      p = this.scanQuoted(p, 'quoted metric name', true, false);
-      ne = p - 1;
-      esc = this.lastEsc;
-    } else if (isMetricStart(c)) {
-      ne = this.familyNameAt(p);
-      if (ne < 0) {
-        p++;
-        while (p < n && isMetricChar(s.charCodeAt(p))) p++;
-        ne = p;
-      }
-      p = ne;
-    } else {
-      this.fail(`expected a metric name after ${kw}, got ${this.got(p)}`, p);
-    }
+    p = this.metaName(p, kw);
     if (p >= n) this.fail(MISSING_EOF, p);
     if (s.charCodeAt(p) !== SP) this.fail(`expected " " and the ${kw} text after the metric name, got ${this.got(p)}`, p);
     const e = s.indexOf('\n', p + 1);
     if (e < 0) this.fail(MISSING_EOF, n);
     this.textStart = p + 1;
     this.textEnd = e;
-    this.nameStart = ns;
-    this.nameEnd = ne;
-    this.nameEsc = esc;
     this.enterFamily();
     if (kind === Entry.Type) {
       const text = s.slice(p + 1, e);

@@ -214,26 +214,7 @@ export class TextParser extends ParserBase {
     const s = this.s;
     const n = this.n;
     const kw = kind === Entry.Help ? 'HELP' : 'TYPE';
-    const c = p < n ? s.charCodeAt(p) : -1;
-    let ns = p;
-    let ne: number;
-    let esc = false;
-    if (c === QUOTE) {
-      ns = p + 1;
-      p = this.scanQuoted(p, 'quoted metric name', true, false);
-      ne = p - 1;
-      esc = this.lastEsc;
-    } else if (isMetricStart(c)) {
-      ne = this.familyNameAt(p);
-      if (ne < 0) {
-        p++;
-        while (p < n && isMetricChar(s.charCodeAt(p))) p++;
-        ne = p;
-      }
-      p = ne;
-    } else {
-      this.fail(`expected a metric name after ${kw}, got ${this.got(p)}`, p);
-    }
+    p = this.metaName(p, kw);
     let e = s.indexOf('\n', p);
     if (e < 0) e = n;
     // The text is the rest of the line minus its first character (the separating blank), or empty when
@@ -248,9 +229,6 @@ export class TextParser extends ParserBase {
     }
     this.textStart = blank ? e : p + 1;
     this.textEnd = e;
-    this.nameStart = ns;
-    this.nameEnd = ne;
-    this.nameEsc = esc;
     this.enterFamily();
     if (kind === Entry.Type) {
       const t = textTypeAt(s, this.textStart, e);
