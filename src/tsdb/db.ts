@@ -20,6 +20,8 @@ export interface TSDBOptions {
   logger: Logger;
   /** How often heads are checked for compaction (default: block range / 60, within [1s, 1m]; 0 = never). */
   compactIntervalMs?: number;
+  /** Called once head compaction has written and registered a new block (e.g. to ship it); errors are logged. */
+  onBlockWritten?: (tenant: string, blocksDir: string, ulid: string) => void;
 }
 
 export class TSDB {
@@ -80,6 +82,11 @@ export class TSDB {
           const dir = join(this.tenantDir(tenant), 'blocks');
           const res = await compactHeadOnce(head, dir, async (meta) => {
             this.blocks.get(tenant)!.push(await openBlock(join(dir, meta.ulid)));
+            try {
+              this.opts.onBlockWritten?.(tenant, dir, meta.ulid);
+            } catch (err) {
+              log.error('onBlockWritten hook failed; the block is written and stays local', { ulid: meta.ulid, error: (err as Error).message });
+            }
           });
           if (res === null) break;
           log.info('head compacted into a block', {

@@ -14,7 +14,7 @@ import { freePort, freePorts } from './ports.js';
 
 export { freePort, freePorts };
 
-export type PeerName = 'prometheus' | 'promtool' | 'node-exporter' | 'victoria-metrics' | 'etcd' | 'alertmanager';
+export type PeerName = 'prometheus' | 'promtool' | 'node-exporter' | 'victoria-metrics' | 'etcd' | 'alertmanager' | 'radosgw';
 
 /** Debian executable and package for each peer. */
 const DEBIAN: Record<PeerName, { bin: string; pkg: string }> = {
@@ -24,6 +24,8 @@ const DEBIAN: Record<PeerName, { bin: string; pkg: string }> = {
   'victoria-metrics': { bin: 'victoria-metrics', pkg: 'victoria-metrics' },
   etcd: { bin: 'etcd', pkg: 'etcd-server' },
   alertmanager: { bin: 'prometheus-alertmanager', pkg: 'prometheus-alertmanager' },
+  // Started by scripts/peers/radosgw.sh with ceph-mon and ceph-osd (test/support/radosgw.ts).
+  radosgw: { bin: 'radosgw', pkg: 'radosgw ceph-mon ceph-osd ceph-common' },
 };
 
 const READY_TIMEOUT_MS = 15_000;
@@ -296,9 +298,11 @@ function mustHave(name: PeerName): string {
 
 /**
  * Prometheus with `config` as prometheus.yml in a temp dir (relative paths in the config resolve there),
- * TSDB under DIR/data. Extra `args` are appended (e.g. --web.enable-remote-write-receiver).
+ * TSDB under DIR/data, or under `dataDir` when given (the caller owns it: stop() leaves it, so a restart
+ * or a prepared TSDB, e.g. backfilled with promtool, can be used). Extra `args` are appended
+ * (e.g. --web.enable-remote-write-receiver).
  */
-export async function startPrometheus(opts: { config: string; args?: string[] }): Promise<RunningPeer> {
+export async function startPrometheus(opts: { config: string; args?: string[]; dataDir?: string }): Promise<RunningPeer> {
   const bin = mustHave('prometheus');
   return launchWithFreshPorts(1, ([port]) => {
     const dir = tempDir('prometheus');
@@ -312,7 +316,7 @@ export async function startPrometheus(opts: { config: string; args?: string[] })
       port: port!,
       args: [
         `--config.file=${configFile}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--storage.tsdb.path=${opts.dataDir ?? join(dir, 'data')}`,
         `--web.listen-address=127.0.0.1:${port}`,
         ...(opts.args ?? []),
       ],
