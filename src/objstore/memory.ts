@@ -28,7 +28,7 @@ export class MemoryBucket implements Bucket {
 
   async getRange(key: string, offset: number, length: number): Promise<Uint8Array> {
     const e = this.entry(key);
-    if (offset < 0 || length < 0) throw new RangeError(`invalid range offset=${offset} length=${length} for ${key}`);
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) throw new RangeError(`invalid range offset=${offset} length=${length} for ${key}`);
     const out = e.body.slice(offset, Math.min(e.body.length, offset + length));
     this.stats.getRanges++;
     this.stats.bytesRead += out.length;
