@@ -1,7 +1,12 @@
-/** /api/v1/series, /api/v1/labels, /api/v1/label/<name>/values over any Querier. */
+/**
+ * /api/v1/series, /api/v1/labels, /api/v1/label/<name>/values over any Querier. With replica labels (the
+ * config's, or the request's `replicaLabels[]`) and `dedup` on, they answer over the deduplicated view, as
+ * Thanos Query does for series: replicas are one series without the replica labels.
+ */
 import type { Querier } from '../storage/interface.js';
 import { labelsToObject } from '../model/labels.js';
-import { ApiError, parseLimit, parseMatchers, parseTimeParam } from './params.js';
+import { dedupQuerier } from '../query/index.js';
+import { ApiError, NO_DEDUP, parseDedupParams, parseLimit, parseMatchers, parseTimeParam, type DedupDefaults } from './params.js';
 
 export interface ApiParams {
   get(name: string): string | undefined;
@@ -13,13 +18,14 @@ export interface ApiData {
   warnings?: string[];
 }
 
-export async function seriesApi(q: Querier, p: ApiParams): Promise<ApiData> {
+export async function seriesApi(inner: Querier, p: ApiParams, dedup: DedupDefaults = NO_DEDUP): Promise<ApiData> {
   const matches = p.getAll('match[]');
   if (matches.length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
   const start = parseTimeParam(p.get('start'), 'start', -Infinity);
   const end = parseTimeParam(p.get('end'), 'end', Infinity);
   if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
   const limit = parseLimit(p.get('limit'));
+  const q = dedupQuerier(inner, parseDedupParams(p, dedup));
   const seen = new Set<string>();
   const out: Record<string, string>[] = [];
   const warnings: string[] = [];
@@ -41,16 +47,19 @@ export async function seriesApi(q: Querier, p: ApiParams): Promise<ApiData> {
 }
 
 async function collect(
+  inner: Querier,
   p: ApiParams,
-  fn: (hints: { start: number; end: number }, ms: import('../model/matcher.js').Matcher[]) => Promise<string[]>,
+  dedup: DedupDefaults,
+  call: (q: Querier, hints: { start: number; end: number }, ms: import('../model/matcher.js').Matcher[]) => Promise<string[]>,
 ): Promise<ApiData> {
   const start = parseTimeParam(p.get('start'), 'start', -Infinity);
   const end = parseTimeParam(p.get('end'), 'end', Infinity);
   const limit = parseLimit(p.get('limit'));
   const matchSets = parseMatchers(p.getAll('match[]'));
+  const q = dedupQuerier(inner, parseDedupParams(p, dedup));
   const values = new Set<string>();
-  if (matchSets.length === 0) for (const v of await fn({ start, end }, [])) values.add(v);
-  for (const ms of matchSets) for (const v of await fn({ start, end }, ms)) values.add(v);
+  if (matchSets.length === 0) for (const v of await call(q, { start, end }, [])) values.add(v);
+  for (const ms of matchSets) for (const v of await call(q, { start, end }, ms)) values.add(v);
   const out = [...values].sort();
   const warnings: string[] = [];
   if (limit > 0 && out.length > limit) {
@@ -60,8 +69,8 @@ async function collect(
   return { data: out, warnings };
 }
 
-export function labelNamesApi(q: Querier, p: ApiParams): Promise<ApiData> {
-  return collect(p, (h, ms) => q.labelNames(h, ms));
+export function labelNamesApi(q: Querier, p: ApiParams, dedup: DedupDefaults = NO_DEDUP): Promise<ApiData> {
+  return collect(q, p, dedup, (dq, h, ms) => dq.labelNames(h, ms));
 }
 
 /** Prometheus 3 lets clients send UTF-8 label names in the path as `U__` + escaped text. */
@@ -70,8 +79,8 @@ export function unescapeLabelName(name: string): string {
   return name.slice(3).replace(/_([0-9a-fA-F]+)_|__/g, (m, hex: string | undefined) => (hex === undefined ? '_' : String.fromCodePoint(parseInt(hex, 16))));
 }
 
-export function labelValuesApi(q: Querier, rawName: string, p: ApiParams): Promise<ApiData> {
+export function labelValuesApi(q: Querier, rawName: string, p: ApiParams, dedup: DedupDefaults = NO_DEDUP): Promise<ApiData> {
   const name = unescapeLabelName(rawName);
   if (name === '') throw new ApiError('bad_data', `invalid label name: ${JSON.stringify(rawName)}`);
-  return collect(p, (h, ms) => q.labelValues(name, h, ms));
+  return collect(q, p, dedup, (dq, h, ms) => dq.labelValues(name, h, ms));
 }

@@ -179,3 +179,48 @@ export function parseLimit(value: string | undefined): number {
   if (!Number.isInteger(n) || n < 0) throw new ApiError('bad_data', `invalid parameter "limit": cannot parse ${JSON.stringify(value)} to a non-negative integer`);
   return n;
 }
+
+/** Go's strconv.ParseBool, with its error text. */
+export function parseGoBool(s: string): boolean {
+  if (s === '1' || s === 't' || s === 'T' || s === 'TRUE' || s === 'true' || s === 'True') return true;
+  if (s === '0' || s === 'f' || s === 'F' || s === 'FALSE' || s === 'false' || s === 'False') return false;
+  throw new Error(`strconv.ParseBool: parsing ${goQuote(s)}: invalid syntax`);
+}
+
+/** What query-time replica dedup does for a request that does not say (from the `query` config section). */
+export interface DedupDefaults {
+  /** Replica labels (`query.replica_labels`); none means dedup is off. */
+  replicaLabels: readonly string[];
+  /** Whether a request without `dedup` is deduplicated (`query.dedup`). */
+  dedup: boolean;
+}
+
+/** No replica labels configured: only a request's own `replicaLabels[]` turns dedup on. */
+export const NO_DEDUP: DedupDefaults = { replicaLabels: [], dedup: true };
+
+/** Param names as Thanos Query takes them. */
+export const DEDUP_PARAM = 'dedup';
+export const REPLICA_LABELS_PARAM = 'replicaLabels[]';
+
+/**
+ * The replica labels a request deduplicates over, as Thanos Query reads them: `dedup` (a Go bool; default
+ * from the config) and `replicaLabels[]` (replaces the configured labels for this request). An empty list
+ * means no dedup.
+ */
+export function parseDedupParams(p: { get(name: string): string | undefined; getAll(name: string): string[] }, defaults: DedupDefaults): string[] {
+  let dedup = defaults.dedup;
+  const raw = p.get(DEDUP_PARAM) ?? '';
+  if (raw !== '') {
+    try {
+      dedup = parseGoBool(raw);
+    } catch (err) {
+      throw new ApiError('bad_data', `invalid parameter ${JSON.stringify(DEDUP_PARAM)}: ${(err as Error).message}`);
+    }
+  }
+  const given = p.getAll(REPLICA_LABELS_PARAM);
+  for (const l of given) {
+    if (l === '') throw new ApiError('bad_data', `invalid parameter ${JSON.stringify(REPLICA_LABELS_PARAM)}: empty label name`);
+  }
+  if (!dedup) return [];
+  return [...new Set(given.length > 0 ? given : defaults.replicaLabels)];
+}

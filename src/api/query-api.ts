@@ -8,8 +8,9 @@ import type { Queryable } from '../storage/interface.js';
 import { StorageError } from '../storage/errors.js';
 import { ParseError, parseExpr } from '../promql/parser/index.js';
 import { Engine, PromQLError, type QueryOptions, type QueryResult, type QueryValue } from '../promql/engine/index.js';
+import { dedupQueryable } from '../query/index.js';
 import type { ApiParams } from './labels-api.js';
-import { ApiError, atoi, parseDuration, parseTime } from './params.js';
+import { ApiError, NO_DEDUP, atoi, parseDedupParams, parseDuration, parseTime, type DedupDefaults } from './params.js';
 import { formatFloatF, formatJSONNumber, formatSampleValue, formatTimestamp, quote } from './json.js';
 import { successStream, type ApiResponse } from './response.js';
 
@@ -25,6 +26,13 @@ export interface QueryContext {
   now?: () => number;
   /** The longest any query may run (Prometheus's query.timeout); the `timeout` parameter can only shorten it. */
   maxTimeoutMs?: number;
+  /** Query-time replica dedup for requests that do not set `dedup` / `replicaLabels[]` (default: none configured). */
+  dedup?: DedupDefaults;
+}
+
+/** The queryable a request runs on: deduplicated over its replica labels when dedup is on. */
+function requestQueryable(ctx: QueryContext, p: ApiParams): Queryable {
+  return dedupQueryable(ctx.queryable, parseDedupParams(p, ctx.dedup ?? NO_DEDUP));
 }
 
 function invalidParam(name: string, err: unknown): ApiError {
@@ -239,8 +247,9 @@ export async function instantQueryApi(ctx: QueryContext, p: ApiParams): Promise<
   const timeout = parseDurationParam(p, 'timeout');
   const opts = queryOptions(ctx, p, timeout);
   const query = p.get('query') ?? '';
+  const queryable = requestQueryable(ctx, p);
   if (timeout !== undefined && timeout <= 0) expiredDeadline(query);
-  return run(p, started, limit, (o) => ctx.engine.instantQuery(ctx.queryable, query, time, o), opts);
+  return run(p, started, limit, (o) => ctx.engine.instantQuery(queryable, query, time, o), opts);
 }
 
 function requiredTime(p: ApiParams, name: string): number {
@@ -276,6 +285,7 @@ export async function rangeQueryApi(ctx: QueryContext, p: ApiParams): Promise<Ap
   const timeout = parseDurationParam(p, 'timeout');
   const opts = queryOptions(ctx, p, timeout);
   const query = p.get('query') ?? '';
+  const queryable = requestQueryable(ctx, p);
   if (timeout !== undefined && timeout <= 0) expiredDeadline(query);
-  return run(p, started, limit, (o) => ctx.engine.rangeQuery(ctx.queryable, query, start, end, stepMs, o), opts);
+  return run(p, started, limit, (o) => ctx.engine.rangeQuery(queryable, query, start, end, stepMs, o), opts);
 }

@@ -3,7 +3,7 @@
  * and the HTTP server, plus graceful shutdown. Role files only choose flags and defaults.
  */
 import { serve, type ServerType } from '@hono/node-server';
-import { loadConfig, type Config } from '../config/index.js';
+import { loadConfig, queryReplicaLabels, type Config } from '../config/index.js';
 import { HATracker, Receiver, createMemoryKV, createReceiveMetrics, type KV, type ReplicaDesc } from '../receive/index.js';
 import { createApp, createRegistry, registerTSDBMetrics } from '../server/index.js';
 import { headLimitsFor } from '../config/load.js';
@@ -85,7 +85,8 @@ export async function startServer(values: Record<string, unknown>, roleName: str
   const engine = new Engine();
   const flags: Record<string, string> = {};
   for (const [k, v] of Object.entries(values)) if (v !== undefined) flags[k] = String(v);
-  const app = createApp({ receiver, db, registry, logger, isReady: () => ready, engine, flags, configYaml: toYaml(cfg) });
+  const dedup = { replicaLabels: queryReplicaLabels(cfg), dedup: cfg.query.dedup };
+  const app = createApp({ receiver, db, registry, logger, isReady: () => ready, engine, flags, configYaml: toYaml(cfg), dedup });
 
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));

@@ -109,6 +109,20 @@ export const configSchema = z
     limits: limitsSchema.prefault({}),
     /** Per-tenant overrides of `limits` keys (validated against the limits schema when loaded). */
     overrides: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+    /**
+     * Query-time replica deduplication (Thanos Query's `--query.replica-label`). `replica_labels` defaults to
+     * the HA tracker's replica label (`limits.ha_replica_label`, `__replica__` unless changed): the label
+     * Argus's own agents and Mimir-style HA pairs put on each replica. Ordinary names such as `replica` are
+     * not assumed, since merging series that only look like replicas would silently hide data; Thanos
+     * likewise dedups on no label until told. `dedup` is what a request without a `dedup` parameter gets.
+     */
+    query: z
+      .object({
+        replica_labels: z.array(z.string().min(1, 'replica label names must not be empty')).optional(),
+        dedup: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     storage: z
       .object({
         tsdb: z
@@ -126,3 +140,8 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type HATrackerConfig = Config['receive']['ha_tracker'];
+
+/** The replica labels query-time dedup uses (see `query.replica_labels`); an empty list turns it off. */
+export function queryReplicaLabels(cfg: Config): string[] {
+  return [...new Set(cfg.query.replica_labels ?? [cfg.limits.ha_replica_label])];
+}

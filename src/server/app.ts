@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Receiver } from '../receive/index.js';
 import { tenantOf, validateTenant } from '../receive/index.js';
 import type { TSDB } from '../tsdb/index.js';
-import { ApiError, STATUS_OF } from '../api/params.js';
+import { ApiError, STATUS_OF, type DedupDefaults } from '../api/params.js';
 import { labelNamesApi, labelValuesApi, seriesApi, type ApiData, type ApiParams } from '../api/labels-api.js';
 import { remoteRead } from '../api/remote-read.js';
 import type { Engine } from '../promql/engine/index.js';
@@ -37,6 +37,11 @@ export interface AppDeps {
   configYaml?: string;
   /** How far back /federate looks for a series' latest sample (default 5m, as the engine's lookback delta). */
   lookbackDeltaMs?: number;
+  /**
+   * Query-time replica dedup for query, query_range, series, labels and label values when a request does not
+   * set `dedup` / `replicaLabels[]` (the config's `query` section). Absent: no replica labels configured.
+   */
+  dedup?: DedupDefaults;
 }
 
 type Env = { Variables: { tenant: string } };
@@ -137,9 +142,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
       return apiError(c, err);
     }
   };
-  app.on(['GET', 'POST'], '/api/v1/series', readApi((q, p) => seriesApi(q, p)));
-  app.on(['GET', 'POST'], '/api/v1/labels', readApi((q, p) => labelNamesApi(q, p)));
-  app.get('/api/v1/label/:name/values', readApi((q, p, c) => labelValuesApi(q, c.req.param('name') ?? '', p)));
+  app.on(['GET', 'POST'], '/api/v1/series', readApi((q, p) => seriesApi(q, p, deps.dedup)));
+  app.on(['GET', 'POST'], '/api/v1/labels', readApi((q, p) => labelNamesApi(q, p, deps.dedup)));
+  app.get('/api/v1/label/:name/values', readApi((q, p, c) => labelValuesApi(q, c.req.param('name') ?? '', p, deps.dedup)));
 
   // PromQL and the rest of the Prometheus HTTP API v1.
   const queryable = (c: Context<Env>): Queryable => db.queryable(c.get('tenant')) ?? EMPTY_QUERYABLE;
@@ -152,6 +157,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     queryable: queryable(c),
     signal: c.req.raw.signal,
     maxTimeoutMs: deps.queryTimeoutMs ?? 2 * 60_000,
+    dedup: deps.dedup,
   });
   app.on(['GET', 'POST'], '/api/v1/query', api((p, c) => instantQueryApi(queryCtx(c), p)));
   app.on(['GET', 'POST'], '/api/v1/query_range', api((p, c) => rangeQueryApi(queryCtx(c), p)));

@@ -69,12 +69,12 @@ test('two real Prometheus replicas → one stored copy, remote_read from a third
     await new Promise((r) => setTimeout(r, 3000));
 
     // Exactly one copy: series carry cluster="c1" and no replica label.
-    const series = (await (await fetch(`${argus.url}/api/v1/series?match[]=up`)).json()) as { data: Record<string, string>[] };
+    const series = (await (await fetch(`${argus.url}/api/v1/series?dedup=false&match[]=up`)).json()) as { data: Record<string, string>[] };
     assert.deepEqual(series.data, [{ __name__: 'up', cluster: 'c1', instance: target, job: 'node' }]);
-    const cpu = (await (await fetch(`${argus.url}/api/v1/series?match[]=node_cpu_seconds_total`)).json()) as { data: Record<string, string>[] };
+    const cpu = (await (await fetch(`${argus.url}/api/v1/series?dedup=false&match[]=node_cpu_seconds_total`)).json()) as { data: Record<string, string>[] };
     assert.ok(cpu.data.length > 0);
     assert.ok(cpu.data.every((s) => s.cluster === 'c1' && s.__replica__ === undefined));
-    const labels = (await (await fetch(`${argus.url}/api/v1/label/__replica__/values`)).json()) as { data: string[] };
+    const labels = (await (await fetch(`${argus.url}/api/v1/label/__replica__/values?dedup=false`)).json()) as { data: string[] };
     assert.deepEqual(labels.data, []);
 
     // A third Prometheus answers PromQL over Argus's data through remote_read.
