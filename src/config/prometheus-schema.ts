@@ -195,6 +195,8 @@ export const queueConfigSchema = obj({
   // agent promises not to lose data, so retrying is the default here.
   retry_on_http_429: bool.default(true),
   sample_age_limit: duration.default(0),
+  // Argus extension: the agent's disk budget for this endpoint's unsent WAL (absent: the agent's default).
+  max_wal_bytes: optional(bytes),
 });
 
 export const metadataConfigSchema = obj({

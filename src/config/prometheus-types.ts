@@ -193,6 +193,8 @@ export interface QueueConfig {
   readonly max_backoff: number;
   readonly retry_on_http_429: boolean;
   readonly sample_age_limit: number;
+  /** Argus extension: the agent drops this endpoint's oldest unsent WAL past this many bytes (0 = unlimited). */
+  readonly max_wal_bytes?: number;
 }
 
 export interface MetadataConfig {

@@ -1,2 +1,2 @@
-export { Wal, type WalOptions, type ReplayReport } from './wal.js';
+export { Wal, type WalOptions, type ReplayReport, type WalPosition } from './wal.js';
 export * from './records.js';

@@ -36,6 +36,11 @@ export interface ReplayReport {
   truncated: { segment: string; offset: number; droppedBytes: number; removedSegments: string[]; reason: string } | null;
 }
 
+export interface WalPosition {
+  segment: number;
+  offset: number;
+}
+
 interface Waiter {
   resolve: () => void;
   reject: (err: Error) => void;
@@ -68,6 +73,8 @@ export class Wal {
   private pendingMaxT = -Infinity;
   /** Segments <= this are covered by the checkpoint (-1: no checkpoint). */
   private checkpointed = -1;
+  /** Everything before this position is written and fsynced (readers that tail the log stop here). */
+  private committedPos: WalPosition = { segment: 0, offset: 0 };
   /** Counters for self-monitoring. */
   fsyncs = 0;
   bytesWritten = 0;
@@ -191,6 +198,8 @@ export class Wal {
     this.segment = n;
     this.size = st.size;
     if (!this.noSync) await syncDir(this.dir); // make the new file's directory entry durable
+    // Earlier segments were fsynced before rotation; an existing tail was replayed (so it is intact).
+    this.committedPos = { segment: n, offset: st.size };
   }
 
   /** Frames one record payload (adds length + CRC). */
@@ -244,6 +253,7 @@ export class Wal {
           if (!this.noSync) await this.fh!.datasync();
           this.lastFsyncMs = performance.now() - t0;
           this.fsyncs++;
+          this.committedPos = { segment: this.segment, offset: this.size };
           for (const w of waiters) w.resolve();
         } catch (err) {
           const e = new Error(`WAL write to ${this.dir} failed: ${(err as Error).message}`);
@@ -282,6 +292,16 @@ export class Wal {
     return this.segment;
   }
 
+  /** The end of what is durable: segments before `segment` are complete, `segment` is durable up to `offset`. */
+  committedPosition(): WalPosition {
+    return this.committedPos;
+  }
+
+  /** The newest checkpoint's segment number (-1: none). */
+  checkpointSegment(): number {
+    return this.checkpointed;
+  }
+
   /** Starts a new segment (through the flush loop, so it never races a write); resolves when done. */
   private roll(): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`WAL ${this.dir} is closed`));
@@ -294,11 +314,12 @@ export class Wal {
   /**
    * Drops the segments whose every sample is older than `before` (they are in a block), after writing
    * `records()` (what replay still needs from them, e.g. series records) as checkpoint.N. Only a prefix of
-   * segments can go; returns the number of segments deleted.
+   * segments can go; returns the number of segments deleted. `records` learns the last segment the
+   * checkpoint covers; `maxSegment` bounds it (the agent deletes only what every remote queue has sent).
    */
-  async checkpoint(before: number, records: () => Promise<Uint8Array[]>): Promise<number> {
+  async checkpoint(before: number, records: (last: number) => Promise<Uint8Array[]>, maxSegment = Infinity): Promise<number> {
     await this.roll();
-    const segs = (await this.listSegments()).filter((n) => n < this.segment);
+    const segs = (await this.listSegments()).filter((n) => n < this.segment && n <= maxSegment);
     let last = -1;
     for (const n of segs) {
       const t = this.segMaxT.get(n);
@@ -310,7 +331,7 @@ export class Wal {
     const tmp = join(this.dir, name + '.tmp');
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp);
-    const recs = await records();
+    const recs = await records(last);
     const fh = await open(join(tmp, segmentName(0)), 'wx');
     try {
       const framed = recs.map((r) => Wal.frame(r));
