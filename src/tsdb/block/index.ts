@@ -3,7 +3,7 @@
  * chunks into a block directory, `openBlock` reads one (ours or Prometheus's) and answers through the
  * same `Querier` seam as the head.
  */
-export { writeBlock, TMP_SUFFIX, type WriteBlockOptions, type BlockSeriesInput, type BlockChunkInput } from './writer.js';
+export { writeBlock, writeBlockStream, TMP_SUFFIX, type WriteBlockOptions, type BlockSeriesInput, type BlockChunkInput } from './writer.js';
 export { openBlock, Block, type SelectedSeries } from './block.js';
 export {
   META_FILENAME,

@@ -55,28 +55,67 @@ interface PreparedSeries {
 
 /** Writes a block and returns its meta; the block is at `join(dir, meta.ulid)`. */
 export async function writeBlock(dir: string, series: Iterable<BlockSeriesInput>, opts: WriteBlockOptions): Promise<BlockMeta> {
+  checkRange(opts);
+  const ulid = opts.ulid !== undefined ? canonicalUlid(opts.ulid) : newUlid();
+  return writeSorted(dir, ulid, prepare(series, opts.minT, opts.maxT), opts);
+}
+
+/**
+ * Like `writeBlock`, for series that arrive already in index order (labels sorted by UTF-8 name, series
+ * by `compareLabelsUtf8`, no duplicates), e.g. from a compaction merge: each series' chunks are written to
+ * the segment file as it arrives, so only the labels and chunk metas of the block stay in memory.
+ * Out-of-order or duplicate series are rejected with an error naming them (the partial block is removed).
+ */
+export async function writeBlockStream(
+  dir: string,
+  series: AsyncIterable<BlockSeriesInput> | Iterable<BlockSeriesInput>,
+  opts: WriteBlockOptions,
+): Promise<BlockMeta> {
+  checkRange(opts);
+  const ulid = opts.ulid !== undefined ? canonicalUlid(opts.ulid) : newUlid();
+  const { minT, maxT } = opts;
+  async function* ordered(): AsyncIterable<PreparedSeries> {
+    let prev: Labels | null = null;
+    for await (const s of series) {
+      const p = checkSeries(s, minT, maxT);
+      if (p === null) continue;
+      if (prev !== null) {
+        const c = compareLabelsUtf8(prev, p.labels);
+        if (c === 0) throw new Error(`writeBlock: series ${labelsText(p.labels)} appears twice`);
+        if (c > 0) throw new Error(`writeBlock: series ${labelsText(p.labels)} arrives after ${labelsText(prev)} (input must be in index order)`);
+      }
+      prev = p.labels;
+      yield p;
+    }
+  }
+  return writeSorted(dir, ulid, ordered(), opts);
+}
+
+function checkRange(opts: WriteBlockOptions): void {
   const { minT, maxT } = opts;
   if (!Number.isSafeInteger(minT) || !Number.isSafeInteger(maxT) || maxT <= minT) {
     throw new RangeError(`writeBlock: invalid range minT=${minT} maxT=${maxT} (integers, maxT exclusive and > minT)`);
   }
-  const ulid = opts.ulid !== undefined ? canonicalUlid(opts.ulid) : newUlid();
-  const prepared = prepare(series, minT, maxT);
+}
 
-  let numSamples = 0;
-  let numChunks = 0;
-  for (const s of prepared) {
-    numChunks += s.chunks.length;
-    for (const c of s.chunks) numSamples += (c.bytes[0]! << 8) | c.bytes[1]!;
-  }
+/** Writes validated series in index order into `<dir>/<ulid>` through the temporary directory. */
+async function writeSorted(
+  dir: string,
+  ulid: string,
+  series: AsyncIterable<PreparedSeries> | Iterable<PreparedSeries>,
+  opts: WriteBlockOptions,
+): Promise<BlockMeta> {
   const meta: BlockMeta = {
     ulid,
-    minTime: minT,
-    maxTime: maxT,
-    stats: { numSamples, numSeries: prepared.length, numChunks },
+    minTime: opts.minT,
+    maxTime: opts.maxT,
+    stats: { numSamples: 0, numSeries: 0, numChunks: 0 },
     compaction: opts.compaction ?? { level: 1, sources: [ulid] },
     version: META_VERSION,
   };
   if (opts.thanos !== undefined) meta.thanos = opts.thanos;
+  let numSamples = 0;
+  let numChunks = 0;
 
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, ulid + TMP_SUFFIX);
@@ -87,14 +126,16 @@ export async function writeBlock(dir: string, series: Iterable<BlockSeriesInput>
   await mkdir(chunksDir, { recursive: true });
   const cw = new ChunkSegmentWriter(chunksDir, opts.segmentSize ?? DEFAULT_SEGMENT_SIZE);
   try {
-    const indexSeries: IndexSeries[] = new Array(prepared.length);
-    for (let i = 0; i < prepared.length; i++) {
-      const s = prepared[i]!;
+    const indexSeries: IndexSeries[] = [];
+    for await (const s of series) {
       const data: ChunkData[] = s.chunks.map((c) => ({ encoding: c.encoding ?? ENCODING_XOR, bytes: c.bytes }));
       const refs = await cw.writeSeries(data);
       const metas: ChunkMeta[] = s.chunks.map((c, j) => ({ minT: c.minT, maxT: c.maxT, ref: refs[j]! }));
-      indexSeries[i] = { labels: s.labels, chunks: metas };
+      indexSeries.push({ labels: s.labels, chunks: metas });
+      numChunks += s.chunks.length;
+      for (const c of s.chunks) numSamples += (c.bytes[0]! << 8) | c.bytes[1]!;
     }
+    meta.stats = { numSamples, numSeries: indexSeries.length, numChunks };
     await cw.close();
     await syncDir(chunksDir);
     await writeIndex(join(tmp, 'index'), indexSeries);
@@ -132,30 +173,8 @@ function canonicalUlid(s: string): string {
 function prepare(input: Iterable<BlockSeriesInput>, minT: number, maxT: number): PreparedSeries[] {
   const out: PreparedSeries[] = [];
   for (const s of input) {
-    if (s.chunks.length === 0) continue;
-    const labels = utf8Ordered(s.labels);
-    const where = (): string => labelsText(labels);
-    if (labels.length === 0) throw new Error('writeBlock: a series has no labels');
-    for (let i = 0; i < labels.length; i += 2) {
-      if (labels[i] === '') throw new Error(`writeBlock: empty label name in ${where()}`);
-      if (i > 0 && labels[i] === labels[i - 2]) throw new Error(`writeBlock: duplicate label name ${labels[i]} in ${where()}`);
-    }
-    let prevMax = -Infinity;
-    for (let j = 0; j < s.chunks.length; j++) {
-      const c = s.chunks[j]!;
-      if (!Number.isSafeInteger(c.minT) || !Number.isSafeInteger(c.maxT) || c.maxT < c.minT) {
-        throw new Error(`writeBlock: chunk ${j} of ${where()} has an invalid range [${c.minT}, ${c.maxT}]`);
-      }
-      if (c.minT <= prevMax) {
-        throw new Error(`writeBlock: chunk ${j} of ${where()} starts at ${c.minT}, not after the previous chunk's end ${prevMax}`);
-      }
-      if (c.minT < minT || c.maxT >= maxT) {
-        throw new Error(`writeBlock: chunk ${j} of ${where()} [${c.minT}, ${c.maxT}] lies outside the block range [${minT}, ${maxT})`);
-      }
-      if (!(c.bytes instanceof Uint8Array) || c.bytes.length < 2) throw new Error(`writeBlock: chunk ${j} of ${where()} has no data`);
-      prevMax = c.maxT;
-    }
-    out.push({ labels, chunks: s.chunks });
+    const p = checkSeries(s, minT, maxT);
+    if (p !== null) out.push(p);
   }
   out.sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
   for (let i = 1; i < out.length; i++) {
@@ -164,6 +183,34 @@ function prepare(input: Iterable<BlockSeriesInput>, minT: number, maxT: number):
     }
   }
   return out;
+}
+
+/** Validates one series (labels, chunk ranges and order); null for a series without chunks. */
+function checkSeries(s: BlockSeriesInput, minT: number, maxT: number): PreparedSeries | null {
+  if (s.chunks.length === 0) return null;
+  const labels = utf8Ordered(s.labels);
+  const where = (): string => labelsText(labels);
+  if (labels.length === 0) throw new Error('writeBlock: a series has no labels');
+  for (let i = 0; i < labels.length; i += 2) {
+    if (labels[i] === '') throw new Error(`writeBlock: empty label name in ${where()}`);
+    if (i > 0 && labels[i] === labels[i - 2]) throw new Error(`writeBlock: duplicate label name ${labels[i]} in ${where()}`);
+  }
+  let prevMax = -Infinity;
+  for (let j = 0; j < s.chunks.length; j++) {
+    const c = s.chunks[j]!;
+    if (!Number.isSafeInteger(c.minT) || !Number.isSafeInteger(c.maxT) || c.maxT < c.minT) {
+      throw new Error(`writeBlock: chunk ${j} of ${where()} has an invalid range [${c.minT}, ${c.maxT}]`);
+    }
+    if (c.minT <= prevMax) {
+      throw new Error(`writeBlock: chunk ${j} of ${where()} starts at ${c.minT}, not after the previous chunk's end ${prevMax}`);
+    }
+    if (c.minT < minT || c.maxT >= maxT) {
+      throw new Error(`writeBlock: chunk ${j} of ${where()} [${c.minT}, ${c.maxT}] lies outside the block range [${minT}, ${maxT})`);
+    }
+    if (!(c.bytes instanceof Uint8Array) || c.bytes.length < 2) throw new Error(`writeBlock: chunk ${j} of ${where()} has no data`);
+    prevMax = c.maxT;
+  }
+  return { labels, chunks: s.chunks };
 }
 
 /** Label pairs ordered by UTF-8 name (our Labels are ordered by UTF-16, which differs only for rare names). */
