@@ -12,6 +12,14 @@ const BENCHMARKS: Record<string, { summary: string; run: () => Promise<boolean> 
     summary: 'PromQL range queries over 10k series x 6 h in Argus and Prometheus 2.42 (median latency, ratio)',
     run: async () => (await import('./query.js')).runQuery(),
   },
+  storage: {
+    summary: '7 days of node-exporter-like data in Argus, Prometheus 2.42 and VictoriaMetrics 1.79: bytes/sample, 7-day query latency',
+    run: async () => (await import('./storage.js')).runStorage(),
+  },
+  scrape: {
+    summary: 'scrape cost: 200 targets x 1000 series every 15 s, Argus agent vs Prometheus 2.42 agent mode (CPU s per million samples, RSS)',
+    run: async () => (await import('./scrape.js')).runScrape(),
+  },
 };
 
 function usage(): string {
