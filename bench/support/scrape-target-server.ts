@@ -16,6 +16,8 @@ import { gzip } from 'node:zlib';
 import { TargetPage } from './scrape-exposition.js';
 
 export interface ScraperStats {
+  /** GET /metrics requests received, complete or not. */
+  started: number;
   /** Complete responses (the last byte handed to the kernel). */
   scrapes: number;
   /** Sample lines in those responses. */
@@ -111,25 +113,28 @@ export async function serveTargets(opts: { targets: number; series: number }): P
     }
     const body = Buffer.from(pages[target]!.render(Date.now()));
     const key = scraperKey(req.headers['user-agent']);
+    let s = perScraper.get(key);
+    if (s === undefined) {
+      s = { totals: { started: 0, scrapes: 0, samples: 0, bytes: 0, gzipped: 0, minPerTarget: 0, maxPerTarget: 0, lastMs: 0 }, perTarget: new Uint32Array(targets) };
+      perScraper.set(key, s);
+    }
+    const mine = s;
+    mine.totals.started++;
+    res.once('close', () => {
+      if (!res.writableFinished) {
+        errors++;
+        lastError = `target ${target}: ${key} closed the connection before the response was complete`;
+      }
+    });
     const count = (bytes: number, gzipped: boolean): void => {
       res.once('finish', () => {
-        let s = perScraper.get(key);
-        if (s === undefined) {
-          s = { totals: { scrapes: 0, samples: 0, bytes: 0, gzipped: 0, minPerTarget: 0, maxPerTarget: 0, lastMs: 0 }, perTarget: new Uint32Array(targets) };
-          perScraper.set(key, s);
-        }
+        const s = mine;
         s.totals.scrapes++;
         s.totals.samples += series;
         s.totals.bytes += bytes;
         if (gzipped) s.totals.gzipped++;
         s.totals.lastMs = Date.now();
         s.perTarget[target]!++;
-      });
-      res.once('close', () => {
-        if (!res.writableFinished) {
-          errors++;
-          lastError = `target ${target}: ${key} closed the connection before the response was complete`;
-        }
       });
     };
     // Like Go's gzip handler: compress only when the scraper says it can take it (q=0 refuses).

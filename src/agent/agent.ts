@@ -23,6 +23,8 @@ export interface AgentOptions {
   transformConfig?: (cfg: PrometheusConfig) => PrometheusConfig;
   /** Default per-endpoint disk budget for unsent WAL (bytes; 0 = unlimited). */
   maxWalBytesPerQueue?: number;
+  /** How long stopping keeps sending what is queued (ms; default 60 s, Prometheus's --storage.remote.flush-deadline). */
+  flushDeadlineMs?: number;
 }
 
 export interface ReloadStatus {
@@ -61,6 +63,7 @@ export class Agent {
       storage,
       logger: opts.logger,
       ...(opts.maxWalBytesPerQueue !== undefined ? { maxWalBytesPerQueue: opts.maxWalBytesPerQueue } : {}),
+      ...(opts.flushDeadlineMs !== undefined ? { flushDeadlineMs: opts.flushDeadlineMs } : {}),
     });
     const externalLabels = cfg.global.external_labels;
     const scrape = new ScrapeManager({ appendable: storage, logger: opts.logger, externalLabels });

@@ -53,6 +53,8 @@ export interface RuntimeInfoDeps {
   /** When the configuration was loaded (ms). */
   lastConfigTime?: number;
   storageRetention?: string;
+  /** Whether the last configuration reload succeeded (default true). */
+  reloadConfigSuccess?: boolean;
 }
 
 export function runtimeInfoApi(deps: RuntimeInfoDeps = {}): ApiResponse {
@@ -61,7 +63,7 @@ export function runtimeInfoApi(deps: RuntimeInfoDeps = {}): ApiResponse {
     CWD: process.cwd(),
     hostname: hostname(),
     serverTime: goTime(Date.now()),
-    reloadConfigSuccess: true,
+    reloadConfigSuccess: deps.reloadConfigSuccess ?? true,
     lastConfigTime: goTime(deps.lastConfigTime ?? START_TIME),
     corruptionCount: deps.corruptionCount ?? 0,
     // Node has no goroutines: active handles and requests stand in for them.

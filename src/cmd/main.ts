@@ -1,12 +1,18 @@
 /** `argus <role> [flags]`: dispatches to one small wiring file per role. */
+import { agentRole, runAgent } from './agent.js';
 import { allRole, runAll } from './all.js';
 import { receiveRole, runReceive } from './receive.js';
+import { runStore, storeRole } from './store.js';
+import { compactRole, runCompact } from './compact.js';
 import { UsageError, parseFlags, roleHelp, type Role } from './flags.js';
 import { ConfigError } from '../config/index.js';
 
 const ROLES: { role: Role; run: (v: Record<string, unknown>) => Promise<void> }[] = [
   { role: allRole, run: runAll },
+  { role: agentRole, run: runAgent },
   { role: receiveRole, run: runReceive },
+  { role: storeRole, run: runStore },
+  { role: compactRole, run: runCompact },
 ];
 
 function usage(): string {

@@ -4,7 +4,7 @@ import { handleSignals, startServer } from './server-runtime.js';
 
 export const receiveRole: Role = {
   name: 'receive',
-  summary: 'Accept remote write 1.0/2.0 (HA replicas deduplicated), store it durably, serve series/labels and remote read.',
+  summary: 'Accept remote write 1.0/2.0 (HA replicas deduplicated), store it durably, ship blocks to a bucket if one is configured, serve the query API.',
   flags: [{ name: 'web.listen-address', help: 'Address to listen on for the HTTP API and remote write.', default: '0.0.0.0:19291' }, ...COMMON_FLAGS],
 };
 

@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Receiver } from '../receive/index.js';
 import { tenantOf, validateTenant } from '../receive/index.js';
 import type { TSDB } from '../tsdb/index.js';
+import type { TenantStorage } from '../query/fanout.js';
 import { ApiError, STATUS_OF, type DedupDefaults } from '../api/params.js';
 import { labelNamesApi, labelValuesApi, seriesApi, type ApiData, type ApiParams } from '../api/labels-api.js';
 import { remoteRead } from '../api/remote-read.js';
@@ -21,8 +22,15 @@ import type { Querier, Queryable } from '../storage/interface.js';
 import type { Logger } from '../util/log.js';
 
 export interface AppDeps {
-  receiver: Receiver;
-  db: TSDB;
+  /** Remote write and HA status; absent in roles that only read (`argus store`): those routes answer 404. */
+  receiver?: Receiver;
+  /** The local TSDB (head status, WAL replay); absent in roles without one (`argus store`). */
+  db?: TSDB;
+  /**
+   * Where every read goes (query, series, labels, remote read, federate): the tenant's fan-out over head,
+   * local blocks and the store gateway. Default: the local TSDB alone.
+   */
+  storage?: TenantStorage;
   registry: Registry;
   logger: Logger;
   /** False until startup (WAL replay) finished and while shutting down. */
@@ -42,6 +50,8 @@ export interface AppDeps {
    * set `dedup` / `replicaLabels[]` (the config's `query` section). Absent: no replica labels configured.
    */
   dedup?: DedupDefaults;
+  /** Mounts more routes after the built-in ones (`argus all --demo`: demo target, targets API, replica controls); may register metrics on `deps.registry`. */
+  extraRoutes?: (app: Hono<Env>, deps: AppDeps) => void;
 }
 
 type Env = { Variables: { tenant: string } };
@@ -99,6 +109,7 @@ function apiSuccess(c: Context, r: ApiData) {
 export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   const { receiver, db, registry } = deps;
+  const storage: TenantStorage | undefined = deps.storage ?? db;
 
   app.onError((err, c) => {
     deps.logger.error('unhandled error serving request', { path: c.req.path, err });
@@ -119,6 +130,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   for (const path of ['/api/v1/query', '/api/v1/query_range', '/federate']) app.use(path, compress());
 
   const write = async (c: Context<Env>) => {
+    if (receiver === undefined) return c.text('this Argus role does not accept remote write; send it to `argus receive` or `argus all`\n', 404);
     const body = new Uint8Array(await c.req.arrayBuffer());
     const res = await receiver.write({
       tenant: c.get('tenant'),
@@ -134,7 +146,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.post('/api/v1/receive', write);
   app.post('/api/v1/write', write);
 
-  const querier = (c: Context<Env>): Querier => db.querier(c.get('tenant')) ?? EMPTY_QUERIER;
+  const querier = (c: Context<Env>): Querier => storage?.querier(c.get('tenant')) ?? EMPTY_QUERIER;
   const readApi = (fn: (q: Querier, p: ApiParams, c: Context<Env>) => Promise<ApiData>) => async (c: Context<Env>) => {
     try {
       return apiSuccess(c, await fn(querier(c), await params(c), c));
@@ -147,7 +159,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get('/api/v1/label/:name/values', readApi((q, p, c) => labelValuesApi(q, c.req.param('name') ?? '', p, deps.dedup)));
 
   // PromQL and the rest of the Prometheus HTTP API v1.
-  const queryable = (c: Context<Env>): Queryable => db.queryable(c.get('tenant')) ?? EMPTY_QUERYABLE;
+  const queryable = (c: Context<Env>): Queryable => storage?.queryable(c.get('tenant')) ?? EMPTY_QUERYABLE;
   const api = (fn: (p: ApiParams, c: Context<Env>) => Promise<ApiResponse> | ApiResponse) => async (c: Context<Env>) => {
     const p = await params(c);
     return send(c, await handle(() => fn(p, c)));
@@ -168,11 +180,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get('/api/v1/status/buildinfo', api(() => buildInfoApi()));
   app.get(
     '/api/v1/status/runtimeinfo',
-    api(() => runtimeInfoApi({ corruptionCount: [...db.lastReplay.values()].filter((r) => r.truncated).length })),
+    api(() => runtimeInfoApi({ corruptionCount: db === undefined ? 0 : [...db.lastReplay.values()].filter((r) => r.truncated).length })),
   );
   app.get('/api/v1/status/flags', api(() => flagsApi(deps.flags)));
   app.get('/api/v1/status/config', api(() => configApi(deps.configYaml)));
-  app.get('/api/v1/status/tsdb', api((p, c) => tsdbStatusApi(db.getHead(c.get('tenant')), p)));
+  app.get('/api/v1/status/tsdb', api((p, c) => tsdbStatusApi(db?.getHead(c.get('tenant')), p)));
   app.on(['GET', 'POST'], '/federate', async (c) => {
     const p = await params(c);
     const r = await federate(querier(c), {
@@ -194,7 +206,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   app.get('/api/v1/ha/clusters', (c) => {
     const tenant = c.req.header('X-Scope-OrgID');
-    const all = receiver.haStatus();
+    const all = receiver?.haStatus() ?? [];
     const data = tenant ? all.filter((s) => s.tenant === tenant) : all;
     return c.json({
       status: 'success',
@@ -231,5 +243,19 @@ export function createApp(deps: AppDeps): Hono<Env> {
         'GET  /metrics | /-/healthy | /-/ready\n',
     ),
   );
+  deps.extraRoutes?.(app, deps);
+  return app;
+}
+
+/** The operational endpoints alone (/metrics, /-/healthy, /-/ready), for roles that serve no API (`argus compact`). */
+export function createOpsApp(deps: { registry: Registry; isReady: () => boolean; what: string }): Hono {
+  const app = new Hono();
+  app.get('/metrics', async (c) => {
+    c.header('Content-Type', deps.registry.contentType);
+    return c.body(await deps.registry.metrics());
+  });
+  app.get('/-/healthy', (c) => c.text('Argus is Healthy.\n'));
+  app.get('/-/ready', (c) => (deps.isReady() ? c.text('Argus is Ready.\n') : c.text('Service Unavailable: starting or stopping\n', 503)));
+  app.get('/', (c) => c.text(`Argus ${deps.what}.\n\nGET  /metrics | /-/healthy | /-/ready\n`));
   return app;
 }

@@ -1,2 +1,2 @@
-export { createApp, type AppDeps } from './app.js';
-export { createRegistry, registerTSDBMetrics } from './metrics.js';
+export { createApp, createOpsApp, type AppDeps } from './app.js';
+export { createRegistry, registerTSDBMetrics, registerShipperMetrics, registerCompactorMetrics, registerStoreMetrics, registerLocalRetentionMetrics } from './metrics.js';

@@ -3,7 +3,7 @@
  * blocks cut from it under `<path>/tenants/<tenant>/blocks`, opened on first use and re-opened (blocks
  * loaded, then WAL checkpoint and segments replayed) at startup. A timer compacts heads into blocks.
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../util/log.js';
 import type { Querier, Queryable } from '../storage/interface.js';
@@ -24,6 +24,14 @@ export interface TSDBOptions {
   onBlockWritten?: (tenant: string, blocksDir: string, ulid: string) => void;
 }
 
+/** A block directory being deleted (Prometheus's suffix); removed at startup if a crash left it. */
+const DELETE_SUFFIX = '.tmp-for-deletion';
+
+export interface LocalQuerierOptions {
+  /** Blocks (by ULID) to leave out, asked at every select: e.g. those the store gateway serves already. */
+  skipBlock?: (ulid: string) => boolean;
+}
+
 export class TSDB {
   private readonly opts: TSDBOptions;
   private readonly heads = new Map<string, Head>();
@@ -42,6 +50,11 @@ export class TSDB {
 
   private tenantDir(tenant: string): string {
     return join(this.opts.path, 'tenants', encodeURIComponent(tenant));
+  }
+
+  /** The directory of the tenant's blocks (`<path>/tenants/<tenant>/blocks`), whether or not it exists yet. */
+  blocksDir(tenant: string): string {
+    return join(this.tenantDir(tenant), 'blocks');
   }
 
   /** Opens the database and replays every tenant's WAL found on disk. */
@@ -117,11 +130,13 @@ export class TSDB {
    * is read at each call: compaction registers a block before the head drops its range, so every select
    * sees each sample in the head, the block, or both (the merge dedupes).
    */
-  querier(tenant: string): Querier | null {
+  querier(tenant: string, opts: LocalQuerierOptions = {}): Querier | null {
     const head = this.heads.get(tenant);
     if (head === undefined) return null;
+    const skip = opts.skipBlock;
     const now = (): Querier => {
-      const qs: Querier[] = this.getBlocks(tenant).map((b) => b.querier());
+      const blocks = skip === undefined ? this.getBlocks(tenant) : this.getBlocks(tenant).filter((b) => !skip(b.meta.ulid));
+      const qs: Querier[] = blocks.map((b) => b.querier());
       qs.push(head.querier());
       return qs.length === 1 ? qs[0]! : new MergeQuerier(qs);
     };
@@ -133,9 +148,41 @@ export class TSDB {
   }
 
   /** The tenant's data as a Queryable (null when the tenant has no data here). */
-  queryable(tenant: string): Queryable | null {
+  queryable(tenant: string, opts: LocalQuerierOptions = {}): Queryable | null {
     if (!this.heads.has(tenant)) return null;
-    return { querier: () => this.querier(tenant)! };
+    return { querier: () => this.querier(tenant, opts)! };
+  }
+
+  /**
+   * Deletes local blocks of a tenant (e.g. shipped ones past the local retention). Each block leaves the
+   * query path first, then its directory is removed; queries already running keep reading it, since a
+   * block's data is in memory. Returns the ULIDs removed; a directory that cannot be removed is logged and
+   * left for the next call (the block is no longer queried, and is picked up again at the next startup).
+   */
+  async removeBlocks(tenant: string, ulids: Iterable<string>): Promise<string[]> {
+    const want = new Set(ulids);
+    const list = this.blocks.get(tenant);
+    if (list === undefined || want.size === 0) return [];
+    const gone = list.filter((b) => want.has(b.meta.ulid));
+    if (gone.length === 0) return [];
+    // A new array, so that a querier built a moment ago keeps the list it saw.
+    this.blocks.set(tenant, list.filter((b) => !want.has(b.meta.ulid)));
+    const log = this.opts.logger.with({ component: 'tsdb', tenant });
+    const removed: string[] = [];
+    for (const b of gone) {
+      await b.close();
+      const dir = join(this.blocksDir(tenant), b.meta.ulid);
+      try {
+        // Renamed first so that a crash mid-removal leaves a *.tmp-for-deletion folder, not a half block.
+        const tmp = `${dir}${DELETE_SUFFIX}`;
+        await rename(dir, tmp);
+        await rm(tmp, { recursive: true, force: true });
+        removed.push(b.meta.ulid);
+      } catch (err) {
+        log.error('could not delete a local block directory; it is no longer queried here', { block: b.meta.ulid, dir, error: (err as Error).message });
+      }
+    }
+    return removed;
   }
 
   /** The tenant's head, opening it (and replaying its WAL) if needed. */
@@ -192,7 +239,7 @@ export class TSDB {
     await mkdir(dir, { recursive: true });
     const out: Block[] = [];
     for (const name of (await readdir(dir)).sort()) {
-      if (name.endsWith(TMP_SUFFIX)) {
+      if (name.endsWith(TMP_SUFFIX) || name.endsWith(DELETE_SUFFIX)) {
         await rm(join(dir, name), { recursive: true, force: true });
         continue;
       }

@@ -1,3 +1,3 @@
-export { TSDB, type TSDBOptions } from './db.js';
+export { TSDB, type TSDBOptions, type LocalQuerierOptions } from './db.js';
 export * from './head/index.js';
 export { Wal, type ReplayReport } from './wal/index.js';

@@ -150,6 +150,7 @@ test('serveTargets: text format 0.0.4, gzip only when accepted, served samples c
     const st = JSON.parse(ctl.body.toString()) as ReturnType<typeof h.stats>;
     assert.deepEqual(st, h.stats());
     assert.equal(st.scrapers.Prometheus!.scrapes, 1);
+    assert.equal(st.scrapers.Prometheus!.started, 1);
     assert.equal(st.scrapers.Prometheus!.samples, 120);
     assert.equal(st.scrapers.Prometheus!.gzipped, 0);
     assert.equal(st.scrapers.Prometheus!.minPerTarget, 0);

@@ -300,9 +300,10 @@ function mustHave(name: PeerName): string {
  * Prometheus with `config` as prometheus.yml in a temp dir (relative paths in the config resolve there),
  * TSDB under DIR/data, or under `dataDir` when given (the caller owns it: stop() leaves it, so a restart
  * or a prepared TSDB, e.g. backfilled with promtool, can be used). Extra `args` are appended
- * (e.g. --web.enable-remote-write-receiver).
+ * (e.g. --web.enable-remote-write-receiver). `agent: true` runs it in agent mode (`--enable-feature=agent`,
+ * the WAL under `--storage.agent.path`, since agent mode refuses the TSDB flags).
  */
-export async function startPrometheus(opts: { config: string; args?: string[]; dataDir?: string }): Promise<RunningPeer> {
+export async function startPrometheus(opts: { config: string; args?: string[]; dataDir?: string; agent?: boolean }): Promise<RunningPeer> {
   const bin = mustHave('prometheus');
   return launchWithFreshPorts(1, ([port]) => {
     const dir = tempDir('prometheus');
@@ -316,7 +317,7 @@ export async function startPrometheus(opts: { config: string; args?: string[]; d
       port: port!,
       args: [
         `--config.file=${configFile}`,
-        `--storage.tsdb.path=${opts.dataDir ?? join(dir, 'data')}`,
+        ...(opts.agent === true ? ['--enable-feature=agent', `--storage.agent.path=${opts.dataDir ?? join(dir, 'data-agent')}`] : [`--storage.tsdb.path=${opts.dataDir ?? join(dir, 'data')}`]),
         `--web.listen-address=127.0.0.1:${port}`,
         ...(opts.args ?? []),
       ],
@@ -341,8 +342,8 @@ export async function startNodeExporter(): Promise<RunningPeer> {
   }));
 }
 
-/** Single-node VictoriaMetrics; 100y retention so old test timestamps are kept. */
-export async function startVictoriaMetrics(): Promise<RunningPeer> {
+/** Single-node VictoriaMetrics; 100y retention so old test timestamps are kept. Extra `args` are appended. */
+export async function startVictoriaMetrics(opts: { args?: string[] } = {}): Promise<RunningPeer> {
   const bin = mustHave('victoria-metrics');
   return launchWithFreshPorts(1, ([port]) => {
     const dir = tempDir('victoria-metrics');
@@ -352,7 +353,7 @@ export async function startVictoriaMetrics(): Promise<RunningPeer> {
       dir,
       ownsDir: true,
       port: port!,
-      args: [`-storageDataPath=${join(dir, 'data')}`, `-httpListenAddr=127.0.0.1:${port}`, '-retentionPeriod=100y'],
+      args: [`-storageDataPath=${join(dir, 'data')}`, `-httpListenAddr=127.0.0.1:${port}`, '-retentionPeriod=100y', ...(opts.args ?? [])],
       readyPath: '/health',
       isReady: (s) => s === 200,
     };
