@@ -32,6 +32,9 @@ import {
   startAll,
   until,
   writeEra,
+  value,
+  METRIC,
+  type Era,
 } from './storage-support.js';
 import type { BlockMeta } from '../../src/tsdb/block/index.js';
 
@@ -48,7 +51,8 @@ compactor:
   delete_delay: 0s
   consistency_delay: 0s
   interval: 1h
-  retention: {raw: ${retention}}
+  retention: {raw: ${retention}, 5m: ${retention}}
+  downsampling: {raw_to_5m_after: 8m}
 store:
   sync_interval: 1h
 `;
@@ -104,12 +108,16 @@ test('argus all: blocks are cut, shipped, served from the bucket, compacted, kep
     const compacted = await liveBucketBlocks(bucketDir);
     const levels = compacted.map((m) => m.compaction.level);
     assert.ok(levels.includes(3), `a level-3 (16m) block was made: levels ${levels.join(',')}`);
-    assert.ok(compacted.length < shipped.length / 3, `compaction merged blocks: ${shipped.length} -> ${compacted.length}`);
+    const raw = compacted.filter((m) => !m.thanos?.downsample?.resolution);
+    assert.ok(raw.length < shipped.length / 3, `compaction merged blocks: ${shipped.length} -> ${raw.length}`);
     assert.equal(await metric(rt.url, 'argus_store_blocks_loaded'), compacted.length, 'the store serves the compacted blocks only');
     assert.ok((await metric(rt.url, 'argus_compact_compactions_total')) > 0);
     await assertExactly(rt.url, [OLD, MID, NEW], [], 'compacted');
+    // Downsampling: the old era's 10m block got a 5m version, which a query with a 30m step reads.
+    assert.ok(compacted.some((m) => m.thanos?.downsample?.resolution === 300_000 && m.minTime === OLD.t0), 'a 5m block of the old era');
+    assert.deepEqual(await maxOverTime(rt.url, OLD), expectedMax(OLD), 'max_over_time through the 5m block');
     await assertTenants(rt.url, 'compacted');
-    lap(`3. compacted: ${shipped.length} -> ${compacted.length} blocks, levels ${[...new Set(levels)].sort().join(',')}`);
+    lap(`3. compacted: ${shipped.length} -> ${raw.length} raw blocks (levels ${[...new Set(levels)].sort().join(',')}) + ${compacted.length - raw.length} downsampled`);
 
     // 4. Restart: the head comes back from the WAL, the blocks from the bucket.
     await rt.close();
@@ -168,6 +176,25 @@ test('argus all: blocks are cut, shipped, served from the bucket, compacted, kep
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/** max_over_time of each series of an era over the whole era, at one 30m step (the store may read 5m blocks). */
+async function maxOverTime(url: string, e: Era): Promise<Record<string, number>> {
+  const q = new URLSearchParams({ query: `max_over_time(${METRIC}{era="${e.name}"}[20m])`, start: String(e.t1 / 1000), end: String(e.t1 / 1000), step: '1800' });
+  const res = await fetch(`${url}/api/v1/query_range?${q}`);
+  const body = (await res.json()) as { data: { result: { metric: Record<string, string>; values: [number, string][] }[] } };
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return Object.fromEntries(body.data.result.map((r) => [r.metric.s!, Number(r.values[0]![1])]));
+}
+
+function expectedMax(e: Era): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let i = 0; i < e.series; i++) {
+    let m = -Infinity;
+    for (let t = e.t0; t <= e.t1; t += STEP) m = Math.max(m, value(e, i, t));
+    out[String(i)] = m;
+  }
+  return out;
+}
 
 /** The last sample time of a tenant's data in the bucket (a block's maxTime is exclusive; samples every STEP). */
 function lastSample(metas: BlockMeta[], tenant: string): number {
