@@ -466,6 +466,9 @@ async function runGroup(g: Group, kinds: readonly AgentKind[]): Promise<Outcome[
       try {
         await waitFor(`${k.title}: remote-write queue catching up with the window's end`, 60_000, async () => {
           const q = await queueState(k, a.url);
+          if (Number.isNaN(q.sent) || Number.isNaN(q1.get(k)!.appended)) {
+            throw new Error(`${k.title}: its /metrics lacks ${k.metrics.sent} or ${k.metrics.appended}; cannot tell whether its queue caught up`);
+          }
           return q.sent >= q1.get(k)!.appended;
         });
         outcomes.get(k)!.drainMs = performance.now() - d0;
