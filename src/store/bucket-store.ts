@@ -46,6 +46,15 @@ export interface BucketStoreOptions {
   chunkSizeEstimate?: number;
   /** Chunk bytes one select may hold in flight across all its blocks (default 32 MiB). */
   fetchBudgetBytes?: number;
+  /**
+   * A served block that gets a deletion mark keeps being served until a served, unmarked block lists all
+   * of its sources (its compaction replacement), or until this long after the mark's deletion_time
+   * (Thanos's --ignore-deletion-marks-delay; default 24h, below the compactor's 48h delete delay). So a
+   * compaction never opens a gap, even when the replacement fails to load at first.
+   */
+  ignoreDeletionMarksDelayMs?: number;
+  /** Wall clock (ms), for tests. */
+  now?: () => number;
   /** Blocks loaded (or checked for deletion marks) concurrently during a sync (default 8). */
   syncConcurrency?: number;
 }
@@ -89,6 +98,10 @@ export class BucketStore implements Queryable {
   private sorted: BucketBlock[] = [];
   /** Blocks known not to be served whatever happens (filtered out or marked): not re-read each sync. */
   private readonly ignored = new Map<string, 'filtered' | 'marked'>();
+  /** Served blocks whose deletion mark was seen: ulid → deletion_time (ms). */
+  private readonly markedServed = new Map<string, number>();
+  private readonly ignoreMarksDelayMs: number;
+  private readonly now: () => number;
   /** Last load error per block, so that a block failing at every sync is logged once per distinct error. */
   private readonly lastError = new Map<string, string>();
   private syncing: Promise<SyncResult> | null = null;
@@ -103,6 +116,8 @@ export class BucketStore implements Queryable {
     this.prefix = opts.prefix ?? '';
     if (this.prefix !== '' && !this.prefix.endsWith('/')) throw new Error(`store prefix ${JSON.stringify(this.prefix)} must end with '/'`);
     this.matchers = opts.blockLabelMatchers ?? [];
+    this.ignoreMarksDelayMs = nonNegative(opts.ignoreDeletionMarksDelayMs ?? 24 * 3_600_000, 'ignoreDeletionMarksDelayMs');
+    this.now = opts.now ?? Date.now;
     this.syncConcurrency = positive(opts.syncConcurrency ?? 8, 'syncConcurrency');
     this.fetchBudgetBytes = positive(opts.fetchBudgetBytes ?? DEFAULT_FETCH_BUDGET_BYTES, 'fetchBudgetBytes');
     const cacheBytes = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
@@ -173,10 +188,9 @@ export class BucketStore implements Queryable {
       }
       try {
         if (this.byId.has(ulid)) {
-          if (await this.bucket.exists(this.key(ulid, DELETION_MARK_FILENAME))) {
-            this.drop(ulid);
-            this.ignored.set(ulid, 'marked');
-            res.removed.push(ulid);
+          if (!this.markedServed.has(ulid)) {
+            const markedAt = await this.deletionTime(ulid);
+            if (markedAt !== null) this.markedServed.set(ulid, markedAt);
           }
           return;
         }
@@ -203,8 +217,10 @@ export class BucketStore implements Queryable {
     for (const ulid of [...this.byId.keys()]) {
       if (listed.has(ulid)) continue;
       this.drop(ulid);
+      this.markedServed.delete(ulid);
       res.removed.push(ulid);
     }
+    this.retireMarked(res);
     for (const ulid of [...this.ignored.keys()]) if (!listed.has(ulid)) this.ignored.delete(ulid);
     for (const ulid of [...this.lastError.keys()]) if (!listed.has(ulid)) this.lastError.delete(ulid);
     this.sorted = [...this.byId.values()].sort((a, b) => a.meta.minTime - b.meta.minTime || a.meta.maxTime - b.meta.maxTime || cmp(a.ulid, b.ulid));
@@ -221,6 +237,52 @@ export class BucketStore implements Queryable {
       });
     }
     return res;
+  }
+
+  /** The mark's deletion_time in ms, or null when the block has no deletion mark. */
+  private async deletionTime(ulid: string): Promise<number | null> {
+    let body: Uint8Array;
+    try {
+      body = await this.bucket.get(this.key(ulid, DELETION_MARK_FILENAME));
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+    let t = NaN;
+    try {
+      t = Number((JSON.parse(new TextDecoder().decode(body)) as { deletion_time?: unknown }).deletion_time) * 1000;
+    } catch {
+      // An unreadable mark still marks the block; it is retired at once rather than served forever.
+    }
+    return Number.isFinite(t) ? t : -Infinity;
+  }
+
+  /**
+   * Stops serving marked blocks whose data another served block now holds (every source of theirs is a
+   * source of an unmarked served block), or whose mark is older than the ignore delay.
+   */
+  private retireMarked(res: SyncResult): void {
+    if (this.markedServed.size === 0) return;
+    const covering: Set<string>[] = [];
+    for (const [ulid, b] of this.byId) {
+      if (this.markedServed.has(ulid)) continue;
+      covering.push(new Set(b.meta.compaction?.sources ?? [ulid]));
+    }
+    const now = this.now();
+    for (const [ulid, markedAt] of [...this.markedServed]) {
+      const b = this.byId.get(ulid);
+      if (b === undefined) {
+        this.markedServed.delete(ulid);
+        continue;
+      }
+      const sources = b.meta.compaction?.sources ?? [ulid];
+      const replaced = covering.some((set) => sources.every((s) => set.has(s)));
+      if (!replaced && now - markedAt < this.ignoreMarksDelayMs) continue;
+      this.drop(ulid);
+      this.markedServed.delete(ulid);
+      this.ignored.set(ulid, 'marked');
+      res.removed.push(ulid);
+    }
   }
 
   private key(ulid: string, file: string): string {

@@ -256,6 +256,41 @@ describe('BucketStore sync', () => {
     assert.deepEqual(all.blocks().map((x) => x.ulid), [uc]);
   });
 
+  test('a block marked for deletion is served until its compaction replacement is, so compaction opens no gap', async () => {
+    const dir = join(root, 'marked-replaced');
+    const bucket = new MemoryBucket();
+    const series = makeSeries(21, 10, T0, T0 + 2 * H, 60_000);
+    const src = await writeRaw(dir, series, T0, T0 + 2 * H);
+    const usrc = await uploadBlockDir(bucket, src);
+    let now = T0 + 10 * H;
+    const store = new BucketStore({ bucket, now: () => now });
+    await store.sync();
+    const want = await readSet(store.querier().select({ start: T0, end: T0 + 2 * H }, []));
+    assert.equal(want.length, 10);
+
+    // The compactor marks the source, but its replacement is not in the bucket yet (or failed to load).
+    const mark = (ulid: string) => new TextEncoder().encode(JSON.stringify({ id: ulid, deletion_time: Math.floor(now / 1000), version: 1 }));
+    await bucket.put(`${usrc}/deletion-mark.json`, mark(usrc));
+    let r = await store.sync();
+    assert.deepEqual(r.removed, [], 'a marked block without a served replacement stays');
+    assert.deepEqual(await readSet(store.querier().select({ start: T0, end: T0 + 2 * H }, [])), want);
+
+    // The replacement (listing the source among its sources) arrives: the source is retired, answers unchanged.
+    const repl = await writeBlock(dir, series.map((s) => toChunks(s)), { minT: T0, maxT: T0 + 2 * H, compaction: { level: 2, sources: [usrc], parents: [{ ulid: usrc, minTime: T0, maxTime: T0 + 2 * H }] } });
+    const urepl = await uploadBlockDir(bucket, join(dir, repl.ulid));
+    r = await store.sync();
+    assert.deepEqual(r.added, [urepl]);
+    assert.deepEqual(r.removed, [usrc]);
+    assert.deepEqual(await readSet(store.querier().select({ start: T0, end: T0 + 2 * H }, [])), want);
+
+    // A mark with no replacement (retention) is honoured once the ignore delay has passed.
+    await bucket.put(`${urepl}/deletion-mark.json`, mark(urepl));
+    assert.deepEqual((await store.sync()).removed, []);
+    now += 24 * H;
+    assert.deepEqual((await store.sync()).removed, [urepl]);
+    assert.equal(store.blocks().length, 0);
+  });
+
   test('a corrupt or incomplete block is reported by name and retried; the others are served', async () => {
     const dir = join(root, 'corrupt');
     const bucket = new MemoryBucket();
