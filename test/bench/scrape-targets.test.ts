@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -18,7 +19,8 @@ import { TargetPage } from '../../bench/support/scrape-exposition.js';
 import { acceptsGzip, scraperKey, serveTargets } from '../../bench/support/scrape-target-server.js';
 import { startTargetProcess } from '../../bench/support/scrape-targets.js';
 import { benchConfig } from '../../bench/scrape.js';
-import { requirePeer } from '../support/peers.js';
+import { USER_AGENT as ARGUS_SCRAPER_UA } from '../../src/agent/scrape/index.js';
+import { requirePeer, startPrometheus } from '../support/peers.js';
 
 const T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
 
@@ -107,6 +109,8 @@ test('acceptsGzip: RFC 9110 codings and q-values; never throws', () => {
 });
 
 test('scraperKey: the product token of the User-Agent', () => {
+  // The benchmark finds each agent's scrapes under these keys.
+  assert.equal(scraperKey(ARGUS_SCRAPER_UA), 'Argus-Scraper');
   assert.equal(scraperKey('Prometheus/2.42.0'), 'Prometheus');
   assert.equal(scraperKey('Argus-Scraper'), 'Argus-Scraper');
   assert.equal(scraperKey('curl/8.1 (x86_64)'), 'curl');
@@ -206,5 +210,37 @@ test('benchConfig: Argus and promtool accept the same file, with the same scrape
     assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Prometheus 2.42 in agent mode (startPrometheus agent: true) scrapes the bench targets with the bench config', async (t) => {
+  if (requirePeer(t, 'prometheus') === null) return;
+  const h = await serveTargets({ targets: 2, series: 30 });
+  // A receiver that takes everything, so that shutdown does not wait out a failing queue's flush.
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(204).end());
+  });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', () => r()));
+  const receiverUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+  const prom = await startPrometheus({ config: benchConfig({ agent: 'prometheus', ports: h.ports, intervalMs: 1000, receiverUrl }), agent: true, args: ['--log.level=error'] });
+  try {
+    // Prometheus applies discovered targets at most every 5 s, so the first scrape takes a few seconds.
+    const deadline = Date.now() + 15_000;
+    while ((h.stats().scrapers.Prometheus?.minPerTarget ?? 0) < 1) {
+      assert.ok(Date.now() < deadline, `Prometheus agent did not scrape both targets within 15 s:\n${prom.logs()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(h.stats().errors, 0, h.stats().lastError);
+    // Agent mode has no TSDB to query.
+    const q = await fetch(`${prom.url}/api/v1/query?query=up`);
+    assert.equal(q.status, 422);
+    const metrics = await (await fetch(`${prom.url}/metrics`)).text();
+    assert.match(metrics, /^prometheus_remote_storage_samples_in_total \d/m);
+  } finally {
+    await prom.stop();
+    await h.close();
+    sink.closeAllConnections();
+    await new Promise<void>((r) => sink.close(() => r()));
   }
 });
