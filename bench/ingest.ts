@@ -11,17 +11,14 @@
  * leaves the profile in DIR (summarise it with `node --import tsx bench/profile-top.ts DIR/*.cpuprofile`);
  * the numbers of such a run are not representative.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { startArgus, type ArgusProcess } from '../test/support/argus-process.js';
-import { guardArgus } from './support/argus-guard.js';
+import { startGuardedArgus } from './support/argus-guard.js';
+import { envFloat, envInt } from './support/env.js';
 import { sumMetric } from './support/exposition-sum.js';
 import { peerBinary, startPrometheus, startVictoriaMetrics } from '../test/support/peers.js';
 import { cpuSeconds, memoryStatus } from './support/proc.js';
 import { sendAll, type SendResult } from './support/remote-write-client.js';
 import { formatTable, mib, num, ratio } from './support/table.js';
+import { versionOf } from './support/version.js';
 import { encodeWorkload, type EncodedRequest, type Workload } from './support/workload.js';
 
 interface Server {
@@ -66,40 +63,7 @@ interface Outcome {
   extra?: string;
 }
 
-function envInt(name: string, def: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const v = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name}=${raw}: want an integer in [${min}, ${max}]`);
-  return v;
-}
-
-function envFloat(name: string, def: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v < min || v > max) throw new Error(`${name}=${raw}: want a number in [${min}, ${max}]`);
-  return v;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** First line of `cmd args` (stdout or stderr); else the Debian package version; else "unknown version". */
-function versionOf(cmd: string, args: string[], debianPackage: string): string {
-  const run = (c: string, a: string[]): string => {
-    try {
-      const r = execFileSync(c, a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
-      return r.split('\n')[0]!.trim();
-    } catch (err) {
-      const e = err as { stdout?: string; stderr?: string };
-      return `${e.stdout ?? ''}${e.stderr ?? ''}`.split('\n')[0]!.trim();
-    }
-  };
-  const line = run(cmd, args);
-  if (line !== '') return line;
-  const deb = run('dpkg-query', ['-W', '-f=${Version}', debianPackage]);
-  return deb !== '' ? `Debian package ${debianPackage} ${deb}` : 'unknown version';
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Servers
@@ -114,28 +78,16 @@ const argus: Target = {
   stored: { series: 'argus_head_series', samples: 'argus_head_samples_appended' },
   extra: ['argus_wal_fsyncs', 'argus_wal_bytes_written'],
   async start() {
-    const dir = mkdtempSync(join(tmpdir(), 'argus-bench-argus-'));
-    const prof = process.env.BENCH_ARGUS_CPU_PROF;
-    const args = [`--storage.tsdb.path=${dir}`, '--log.level=warn'];
-    let proc: ArgusProcess;
-    try {
-      proc =
-        prof !== undefined && prof !== ''
-          ? await startArgus('receive', args, { readyTimeoutMs: 60_000, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`] })
-          : await startArgus('receive', args, { readyTimeoutMs: 60_000 });
-    } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      throw err;
-    }
-    const unguard = guardArgus({ proc, dir });
+    const { proc, release } = await startGuardedArgus('receive', 'argus-bench-argus-', (dir) => [`--storage.tsdb.path=${dir}`, '--log.level=warn'], {
+      cpuProfile: true,
+    });
     return {
       pid: proc.child.pid ?? -1,
       url: proc.url,
       logs: () => proc.logs(),
       async stop() {
         await proc.stop();
-        unguard();
-        rmSync(dir, { recursive: true, force: true });
+        release();
       },
     };
   },

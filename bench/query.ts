@@ -18,11 +18,8 @@
  * BENCH_QUERY_LOAD_TIMEOUT_S (loading both, 300), BENCH_SERVERS (argus,prometheus).
  * CPU is read from /proc in clock ticks (10 ms resolution).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startArgus, type ArgusProcess } from '../test/support/argus-process.js';
-import { guardArgus } from './support/argus-guard.js';
+import { startGuardedArgus } from './support/argus-guard.js';
+import { envInt } from './support/env.js';
 import { sumMetric } from './support/exposition-sum.js';
 import { peerBinary, startPrometheus, type RunningPeer } from '../test/support/peers.js';
 import { cpuSeconds, memoryStatus } from './support/proc.js';
@@ -45,14 +42,6 @@ const QUERIES: readonly string[] = [
   `histogram_quantile(0.9, sum by (le) (rate(${H}[5m])))`,
 ];
 
-function envInt(name: string, def: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const v = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name}=${raw}: want an integer in [${min}, ${max}]`);
-  return v;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Server {
@@ -70,15 +59,7 @@ interface Server {
 
 
 async function startArgusServer(): Promise<Server> {
-  const dir = mkdtempSync(join(tmpdir(), 'argus-bench-query-'));
-  let proc: ArgusProcess;
-  try {
-    proc = await startArgus('receive', [`--storage.tsdb.path=${dir}`, '--log.level=warn'], { readyTimeoutMs: 60_000 });
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  const unguard = guardArgus({ proc, dir });
+  const { proc, release } = await startGuardedArgus('receive', 'argus-bench-query-', (dir) => [`--storage.tsdb.path=${dir}`, '--log.level=warn']);
   return {
     key: 'argus',
     title: 'Argus',
@@ -88,8 +69,7 @@ async function startArgusServer(): Promise<Server> {
     logs: () => proc.logs(),
     async stop() {
       await proc.stop();
-      unguard();
-      rmSync(dir, { recursive: true, force: true });
+      release();
     },
   };
 }

@@ -22,19 +22,18 @@
  * BENCH_SCRAPE_AGENTS (argus,prometheus). BENCH_ARGUS_CPU_PROF=DIR runs the Argus agent under
  * `node --cpu-prof` (summarise with `node --import tsx bench/profile-top.ts DIR/*.cpuprofile`).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseDuration } from '../src/model/duration.js';
 import { USER_AGENT as ARGUS_SCRAPER_UA } from '../src/agent/scrape/index.js';
-import { startArgus } from '../test/support/argus-process.js';
 import { peerBinary, startPrometheus, startVictoriaMetrics, type RunningPeer } from '../test/support/peers.js';
-import { guardArgus } from './support/argus-guard.js';
+import { startGuardedArgus } from './support/argus-guard.js';
 import { sumMetric } from './support/exposition-sum.js';
 import { cpuSeconds, cpuTimes, memoryStatus, threadCpu } from './support/proc.js';
 import { scraperKey, type ServedStats } from './support/scrape-target-server.js';
 import { startTargetProcess, type TargetProcess } from './support/scrape-targets.js';
 import { formatTable, mib, num, ratio } from './support/table.js';
+import { envInt } from './support/env.js';
 import { versionOf } from './support/version.js';
 
 /** Series every scrape adds besides the target's own: up, scrape_duration_seconds, scrape_samples_scraped, scrape_samples_post_metric_relabeling, scrape_series_added. */
@@ -103,22 +102,12 @@ const argusAgent: AgentKind = {
     batches: '',
   },
   async start(config) {
-    const dir = mkdtempSync(join(tmpdir(), 'argus-bench-agent-'));
-    const configFile = join(dir, 'prometheus.yml');
-    writeFileSync(configFile, config);
-    const prof = process.env.BENCH_ARGUS_CPU_PROF;
-    const args = [`--config.file=${configFile}`, `--storage.agent.path=${join(dir, 'data')}`, '--log.level=warn'];
-    let proc;
-    try {
-      proc = await startArgus('agent', args, {
-        readyTimeoutMs: 60_000,
-        ...(prof !== undefined && prof !== '' ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`] } : {}),
-      });
-    } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      throw err;
-    }
-    const unguard = guardArgus({ proc, dir });
+    const args = (dir: string): string[] => {
+      const configFile = join(dir, 'prometheus.yml');
+      writeFileSync(configFile, config);
+      return [`--config.file=${configFile}`, `--storage.agent.path=${join(dir, 'data')}`, '--log.level=warn'];
+    };
+    const { proc, release } = await startGuardedArgus('agent', 'argus-bench-agent-', args, { cpuProfile: true });
     const child = proc.child;
     return {
       pid: child.pid ?? -1,
@@ -132,8 +121,7 @@ const argusAgent: AgentKind = {
           await exited;
           clearTimeout(t);
         }
-        unguard();
-        rmSync(dir, { recursive: true, force: true });
+        release();
       },
     };
   },
@@ -175,14 +163,6 @@ const AGENTS: readonly AgentKind[] = [argusAgent, prometheusAgent];
 
 // ---------------------------------------------------------------------------------------------------
 // Settings and configuration
-
-function envInt(name: string, def: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const v = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name}=${raw}: want an integer in [${min}, ${max}]`);
-  return v;
-}
 
 /** Seconds (`15`) or a Prometheus duration (`15s`, `3m`). */
 function envDuration(name: string, defMs: number, minMs: number, maxMs: number): number {

@@ -1,6 +1,8 @@
 /** Argus children of a benchmark: killed (and their data dirs removed) if the benchmark process dies. */
-import { rmSync } from 'node:fs';
-import type { ArgusProcess } from '../../test/support/argus-process.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startArgus, type ArgusProcess } from '../../test/support/argus-process.js';
 
 export interface GuardedArgus {
   proc: ArgusProcess;
@@ -28,4 +30,46 @@ export function guardArgus(entry: GuardedArgus): () => void {
   }
   live.add(entry);
   return () => live.delete(entry);
+}
+
+export interface BenchArgus {
+  proc: ArgusProcess;
+  /** The process's own data directory (a fresh temp dir). */
+  dir: string;
+  /** Call once the process has stopped: drops the guard and removes `dir`. */
+  release(): void;
+}
+
+/**
+ * Starts `argus <role>` for a benchmark in a fresh temp directory (`dirPrefix`), guarded as above; `args`
+ * gets that directory and returns the flags (it may write files there first). With `cpuProfile`, the
+ * environment's BENCH_ARGUS_CPU_PROF=DIR runs it under `node --cpu-prof` with the profile left in DIR.
+ */
+export async function startGuardedArgus(
+  role: string,
+  dirPrefix: string,
+  args: (dir: string) => string[],
+  opts: { cpuProfile?: boolean } = {},
+): Promise<BenchArgus> {
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  const prof = opts.cpuProfile ? process.env.BENCH_ARGUS_CPU_PROF : undefined;
+  let proc: ArgusProcess;
+  try {
+    proc = await startArgus(role, args(dir), {
+      readyTimeoutMs: 60_000,
+      ...(prof !== undefined && prof !== '' ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`] } : {}),
+    });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const unguard = guardArgus({ proc, dir });
+  return {
+    proc,
+    dir,
+    release() {
+      unguard();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

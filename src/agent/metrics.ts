@@ -7,7 +7,8 @@
  * Several agents can share one registry (the demo pair in `argus all --demo`): each then carries its own
  * values of `extraLabelNames` (e.g. `replica="a"`).
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { counterFrom, gaugeFrom, type EmitMetric } from '../util/metrics.js';
 import type { Agent } from './agent.js';
 import type { ScrapeMetrics } from './scrape/metrics.js';
 import type { QueueManager, QueueMetrics } from './remote/index.js';
@@ -18,38 +19,15 @@ export interface AgentMetricsEntry {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-type LabelValues = Record<string, string | number>;
-type Emit = (labels: LabelValues, value: number) => void;
-
 export function registerAgentMetrics(registry: Registry, agents: () => Iterable<AgentMetricsEntry>, extraLabelNames: readonly string[] = []): void {
-  const registers = [registry];
-
-  /**
-   * A counter whose value is copied from a monotonic source at collect time: prom-client counters only
-   * increment, so each collect resets the series and adds the current total (agents or queues that went
-   * away disappear with them).
-   */
-  const counter = (name: string, help: string, labelNames: readonly string[], read: (e: AgentMetricsEntry, emit: Emit) => void) =>
-    new Counter({
-      name,
-      help,
-      labelNames: [...extraLabelNames, ...labelNames],
-      registers,
-      collect() {
-        this.reset();
-        for (const e of agents()) read(e, (ls, v) => this.inc({ ...e.labels, ...ls }, Math.max(0, v)));
-      },
+  // Each agent's series carry its values of `extraLabelNames`; a counter never goes below 0.
+  const counter = (name: string, help: string, labelNames: readonly string[], read: (e: AgentMetricsEntry, emit: EmitMetric) => void) =>
+    counterFrom(registry, name, help, [...extraLabelNames, ...labelNames], (emit) => {
+      for (const e of agents()) read(e, (ls, v) => emit({ ...e.labels, ...ls }, Math.max(0, v)));
     });
-  const gauge = (name: string, help: string, labelNames: readonly string[], read: (e: AgentMetricsEntry, emit: Emit) => void) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: [...extraLabelNames, ...labelNames],
-      registers,
-      collect() {
-        this.reset();
-        for (const e of agents()) read(e, (ls, v) => this.set({ ...e.labels, ...ls }, v));
-      },
+  const gauge = (name: string, help: string, labelNames: readonly string[], read: (e: AgentMetricsEntry, emit: EmitMetric) => void) =>
+    gaugeFrom(registry, name, help, [...extraLabelNames, ...labelNames], (emit) => {
+      for (const e of agents()) read(e, (ls, v) => emit({ ...e.labels, ...ls }, v));
     });
 
   // Scraping.
@@ -99,7 +77,7 @@ export function registerAgentMetrics(registry: Registry, agents: () => Iterable<
 
   // Remote write, per queue.
   const Q = ['remote_name', 'url'];
-  const perQueue = (e: AgentMetricsEntry, emit: Emit, f: (q: QueueManager) => number) => {
+  const perQueue = (e: AgentMetricsEntry, emit: EmitMetric, f: (q: QueueManager) => number) => {
     for (const q of e.agent.remote.queues()) emit({ remote_name: q.name, url: redactUrl(q.cfg.url) }, f(q));
   };
   const queueCounter = (name: string, help: string, key: keyof QueueMetrics) => counter(name, help, Q, (e, emit) => perQueue(e, emit, (q) => q.metrics[key]));

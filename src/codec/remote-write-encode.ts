@@ -4,7 +4,7 @@
  */
 import type { Labels } from '../model/index.js';
 import { Writer, WIRE_LEN, WIRE_VARINT } from './protobuf.js';
-import { writeVarint64 } from './varint.js';
+import { varint64Size, writeVarint64 } from './varint.js';
 import { T1_I64, T2_LEN, T2_VARINT, T3_VARINT, type WriteMetadata } from './remote-write.js';
 
 export interface WriteSeries {
@@ -244,4 +244,49 @@ export function encodeWriteV2(series: readonly WriteSeriesV2[]): Uint8Array {
   w.buf.set(bodyBytes, w.pos);
   w.pos += bodyBytes.length;
   return w.finish();
+}
+
+/**
+ * The repeated `labels` field (1) of a v1 `TimeSeries` as bytes: senders that repeat a series in many
+ * requests encode this once and copy it (see writeSampleV1At for the samples that follow it).
+ */
+export function encodeLabelsV1(labels: Labels): Uint8Array {
+  if ((labels.length & 1) !== 0) throw new RangeError(`labels have odd length ${labels.length}`);
+  const w = new Writer(16 + 24 * labels.length);
+  for (let i = 0; i < labels.length; i += 2) writeLabelV1(w, 1, labels[i]!, labels[i + 1]!);
+  return w.finish();
+}
+
+/** Bytes of one `TimeSeries.samples` field (tag and length included) for time `t` and value bits `lo`/`hi`. */
+export function sampleFieldSizeV1(t: number, lo: number, hi: number): number {
+  return 2 + ((lo | hi) !== 0 ? 9 : 0) + (t !== 0 ? 1 + varint64Size(t) : 0);
+}
+
+/**
+ * Writes one `TimeSeries.samples` field at `p` (room checked by the caller with sampleFieldSizeV1);
+ * returns the position after it. Same bytes as writeSamples.
+ */
+export function writeSampleV1At(b: Uint8Array, p: number, t: number, lo: number, hi: number): number {
+  checkTimestamp(t);
+  b[p] = T2_LEN;
+  const lenAt = p + 1;
+  p += 2;
+  if ((lo | hi) !== 0) {
+    b[p] = T1_I64;
+    b[p + 1] = lo;
+    b[p + 2] = lo >>> 8;
+    b[p + 3] = lo >>> 16;
+    b[p + 4] = lo >>> 24;
+    b[p + 5] = hi;
+    b[p + 6] = hi >>> 8;
+    b[p + 7] = hi >>> 16;
+    b[p + 8] = hi >>> 24;
+    p += 9;
+  }
+  if (t !== 0) {
+    b[p++] = T2_VARINT;
+    p = writeVarint64(b, p, t);
+  }
+  b[lenAt] = p - lenAt - 1;
+  return p;
 }

@@ -17,7 +17,7 @@
 import type { BlockChunkInput, BlockSeriesInput } from '../tsdb/block/index.js';
 import { BlockFormatError, compareLabelsUtf8 } from '../tsdb/block/index.js';
 import { ENCODING_XOR, XorChunk, XorIterator } from '../tsdb/chunkenc/index.js';
-import type { Labels } from '../model/labels.js';
+import { labelPairsText, type Labels } from '../model/labels.js';
 import { ValueType } from '../storage/index.js';
 import { BlockDataError } from './errors.js';
 import type { BucketBlockReader } from './source.js';
@@ -94,7 +94,7 @@ export async function* mergeSeries(sources: readonly BucketBlockReader[], opts: 
       const deleted = c.reader.tombstones.get(c.id);
       for (const m of c.chunks) {
         const { encoding, bytes } = await c.reader.chunk(m.ref, opts.signal);
-        if (bytes.length < 2) throw new BlockDataError(c.reader.ulid, `series ${labelsText(min)}: chunk at ref ${m.ref} has ${bytes.length} bytes`);
+        if (bytes.length < 2) throw new BlockDataError(c.reader.ulid, `series ${labelPairsText(min)}: chunk at ref ${m.ref} has ${bytes.length} bytes`);
         items.push({ src: i, minT: m.minT, maxT: m.maxT, encoding, bytes, deleted });
       }
       advance(c);
@@ -121,7 +121,7 @@ function advance(c: Cursor): void {
   c.id = c.ids[c.pos++]!;
   const s = dataGuard(c.reader, () => c.reader.index.series(c.id));
   if (c.labels !== null && compareLabelsUtf8(c.labels, s.labels) >= 0) {
-    throw new BlockDataError(c.reader.ulid, `index series ${labelsText(s.labels)} is not after ${labelsText(c.labels)}`);
+    throw new BlockDataError(c.reader.ulid, `index series ${labelPairsText(s.labels)} is not after ${labelPairsText(c.labels)}`);
   }
   c.labels = s.labels;
   c.chunks = s.chunks;
@@ -166,7 +166,7 @@ export function mergeChunks(items: MergeItem[], labels: Labels, sources: readonl
       if (it.encoding !== ENCODING_XOR) {
         throw new BlockDataError(
           sources[it.src]!.ulid,
-          `series ${labelsText(labels)}: chunk [${it.minT}, ${it.maxT}] with encoding ${it.encoding} overlaps other data or deletions; only XOR chunks can be merged`,
+          `series ${labelPairsText(labels)}: chunk [${it.minT}, ${it.maxT}] with encoding ${it.encoding} overlaps other data or deletions; only XOR chunks can be merged`,
         );
       }
     }
@@ -224,7 +224,7 @@ function decode(it: MergeItem, labels: Labels, sources: readonly { ulid: string 
   while (iter.next() !== ValueType.None) {
     const t = iter.atT();
     if (t <= prev) {
-      throw new BlockDataError(sources[it.src]!.ulid, `series ${labelsText(labels)}: chunk [${it.minT}, ${it.maxT}] has sample time ${t} after ${prev} (out of order)`);
+      throw new BlockDataError(sources[it.src]!.ulid, `series ${labelPairsText(labels)}: chunk [${it.minT}, ${it.maxT}] has sample time ${t} after ${prev} (out of order)`);
     }
     prev = t;
     if (iv !== undefined) {
@@ -239,7 +239,7 @@ function decode(it: MergeItem, labels: Labels, sources: readonly { ulid: string 
     n++;
   }
   const err = iter.err();
-  if (err !== null) throw new BlockDataError(sources[it.src]!.ulid, `series ${labelsText(labels)}: chunk [${it.minT}, ${it.maxT}]: ${err}`);
+  if (err !== null) throw new BlockDataError(sources[it.src]!.ulid, `series ${labelPairsText(labels)}: chunk [${it.minT}, ${it.maxT}]: ${err}`);
   return { ts, vs, n };
 }
 
@@ -305,10 +305,4 @@ function encode(s: Samples, perChunk: number, out: BlockChunkInput[], stats: Mer
     out.push({ minT: s.ts[i]!, maxT: s.ts[end - 1]!, bytes: c.bytes().slice(), encoding: ENCODING_XOR });
     stats.chunksEncoded++;
   }
-}
-
-function labelsText(ls: Labels): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
-  return `{${parts.join(', ')}}`;
 }

@@ -104,6 +104,16 @@ function quote(s: string): string {
 }
 
 /**
+ * Every pair as `name="value"` in stored order, `__name__` included: how errors and logs name a series
+ * exactly, whatever its names (unlike `labelsToString`, nothing is lifted out or left unquoted by rule).
+ */
+export function labelPairsText(ls: Labels): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
+  return `{${parts.join(', ')}}`;
+}
+
+/**
  * Formats labels as Prometheus prints a series: `name{a="1", b="2"}`; names that are not legacy
  * identifiers are quoted (`{"my.metric", "a.b"="1"}`), as Prometheus 3 does.
  */

@@ -26,3 +26,13 @@ export function floatBits(v: number): [number, number] {
   scratchF[0] = v;
   return [scratchU[0]!, scratchU[1]!];
 }
+
+const pairF = new Float64Array(2);
+const pairU = new Uint32Array(pairF.buffer);
+
+/** Whether two values have the same 64 bits: NaN payloads (the stale marker) and -0 count. */
+export function sameBits(a: number, b: number): boolean {
+  pairF[0] = a;
+  pairF[1] = b;
+  return pairU[0] === pairU[2] && pairU[1] === pairU[3];
+}

@@ -12,6 +12,7 @@
 import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { syncDir } from '../util/fs.js';
 import { checkKey, ObjectNotFoundError, type Bucket, type IterOptions, type ObjectAttributes } from './bucket.js';
 import { compareBytes } from './memory.js';
 
@@ -286,14 +287,5 @@ export class FilesystemBucket implements Bucket {
 export function checkRange(bucket: string, key: string, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
     throw new RangeError(`${bucket}: invalid range for ${JSON.stringify(key)}: offset=${offset} length=${length} (non-negative integers)`);
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

@@ -1,9 +1,10 @@
 /** The process's metrics registry: Node runtime metrics plus gauges and counters read from the modules at scrape time. */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TSDB } from '../tsdb/index.js';
 import type { ShipperMetrics } from '../tsdb/shipper.js';
 import type { CompactorMetrics } from '../compact/index.js';
 import type { StoreStats } from '../store/index.js';
+import { counterFrom, gaugeFrom, type EmitMetric } from '../util/metrics.js';
 
 export function createRegistry(): Registry {
   const registry = new Registry();
@@ -88,36 +89,9 @@ export function registerTSDBMetrics(registry: Registry, db: TSDB): void {
   });
 }
 
-/** A counter whose value is read from a module's own counters at scrape time. */
-function counterFrom(registry: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void): void {
-  new Counter({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      this.reset();
-      read((labels, v) => this.inc(labels, v));
-    },
-  });
-}
-
-function gaugeFrom(registry: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void): void {
-  new Gauge({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      this.reset();
-      read((labels, v) => this.set(labels, v));
-    },
-  });
-}
-
 /** Shipper counters per tenant (after Thanos's thanos_shipper_*). `shippers` is read at every scrape. */
 export function registerShipperMetrics(registry: Registry, shippers: () => Iterable<[string, ShipperMetrics]>): void {
-  const each = (f: (m: ShipperMetrics) => number) => (set: (l: Record<string, string>, v: number) => void) => {
+  const each = (f: (m: ShipperMetrics) => number) => (set: EmitMetric) => {
     for (const [tenant, m] of shippers()) set({ tenant }, f(m));
   };
   counterFrom(registry, 'argus_shipper_uploads_total', 'Blocks uploaded to the bucket, per tenant.', ['tenant'], each((m) => m.uploads));

@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import type { Bucket } from '../objstore/index.js';
 import { compareBytes } from '../objstore/index.js';
 import type { Logger } from '../util/log.js';
-import { META_FILENAME, decodeMeta, encodeMeta, isUlid, type BlockMeta, type ThanosMeta } from './block/index.js';
+import { syncDir } from '../util/fs.js';
+import { META_FILENAME, decodeMeta, encodeMeta, isUlid, parseJsonObject, type BlockMeta, type ThanosMeta } from './block/index.js';
 
 export const SHIPPER_META_FILENAME = 'thanos.shipper.json';
 export const SHIPPER_META_VERSION = 1;
@@ -74,14 +75,7 @@ export function encodeShipperMeta(uploaded: readonly string[]): string {
 
 /** Parses thanos.shipper.json; errors name the file and what is wrong. `uploaded: null` (Go's nil) is empty. */
 export function decodeShipperMeta(text: string, file = SHIPPER_META_FILENAME): string[] {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file}: not a JSON object`);
-  const m = raw as Record<string, unknown>;
+  const m = parseJsonObject(text, file);
   if (m.version !== SHIPPER_META_VERSION) throw new Error(`${file}: unsupported version ${JSON.stringify(m.version)} (want ${SHIPPER_META_VERSION})`);
   if (m.uploaded === null || m.uploaded === undefined) return [];
   if (!Array.isArray(m.uploaded)) throw new Error(`${file}: "uploaded" must be an array of block ULIDs`);
@@ -304,12 +298,7 @@ export class Shipper {
         await fh.close();
       }
       await rename(tmp, path);
-      const d = await open(this.opts.dir, 'r');
-      try {
-        await d.sync();
-      } finally {
-        await d.close();
-      }
+      await syncDir(this.opts.dir);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       // Not fatal: the next sync finds the block's meta.json in the bucket and records it without re-uploading.

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { decodeWriteV1, decodedLabels, snappyUncompress } from '../../src/codec/index.js';
 import { labelsFromObject, labelsToString } from '../../src/model/labels.js';
+import { closeServer, listenLocal } from '../support/http-server.js';
 import { captureLogger, openAgent, rwConfigs, waitFor, type Agent } from './remote-support.js';
 
 type Plan = { status: number; headers?: Record<string, string>; body?: string } | 'hang' | 'reset';
@@ -58,9 +59,7 @@ class Scripted {
       });
     };
     this.server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    const a = this.server.address();
-    const port = typeof a === 'object' && a !== null ? a.port : 0;
+    const port = await listenLocal(this.server);
     return `${tls ? 'https' : 'http'}://127.0.0.1:${port}/api/v1/push`;
   }
 
@@ -70,8 +69,7 @@ class Scripted {
 
   async stop(): Promise<void> {
     for (const r of this.hung) r.destroy();
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    await closeServer(this.server);
   }
 }
 

@@ -11,6 +11,7 @@ import { Matcher, MatchType } from '../../src/model/matcher.js';
 import { drain } from '../../src/tsdb/head/index.js';
 import type { TSDB } from '../../src/tsdb/index.js';
 import { createLogger, nopLogger, type Logger } from '../../src/util/log.js';
+import { closeServer, listenLocal } from '../support/http-server.js';
 
 /** remote_write entries parsed by the real loader (so every default is Prometheus's/Argus's). */
 export function rwConfigs(yamlEntries: string): RemoteWriteConfig[] {
@@ -122,12 +123,7 @@ export class Gate {
   async up(): Promise<void> {
     if (this.server !== null) return;
     const srv = createServer((req, res) => this.forward(req, res));
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    const a = srv.address();
-    this.port = typeof a === 'object' && a !== null ? a.port : 0;
+    this.port = await listenLocal(srv, this.port);
     this.server = srv;
   }
 
@@ -135,9 +131,7 @@ export class Gate {
     const srv = this.server;
     if (srv === null) return;
     this.server = null;
-    const closed = new Promise<void>((r) => srv.close(() => r()));
-    srv.closeAllConnections();
-    await closed;
+    await closeServer(srv);
   }
 
   private forward(req: IncomingMessage, res: ServerResponse): void {

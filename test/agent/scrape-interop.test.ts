@@ -8,6 +8,7 @@ import { parsePrometheusConfig } from '../../src/config/prometheus.js';
 import { labelsToObject, labelsToString, type Labels } from '../../src/model/labels.js';
 import type { Appendable } from '../../src/storage/interface.js';
 import { nopLogger } from '../../src/util/log.js';
+import { closeServer, listenLocal } from '../support/http-server.js';
 import { requirePeer, startPrometheus } from '../support/peers.js';
 
 const BODY = `# HELP http_requests_total Requests.
@@ -65,8 +66,7 @@ describe('scrape interop with Prometheus 2.42', () => {
       res.setHeader('Content-Type', 'text/plain; version=0.0.4');
       res.end(BODY);
     });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const addr = `127.0.0.1:${(srv.address() as { port: number }).port}`;
+    const addr = `127.0.0.1:${await listenLocal(srv)}`;
     const droppedAddr = '127.0.0.1:1'; // dropped by relabeling: never contacted by either
     const cfgText = `scrape_configs:${jobs(addr, droppedAddr)}`;
     const prom = await startPrometheus({ config: cfgText });
@@ -124,8 +124,7 @@ describe('scrape interop with Prometheus 2.42', () => {
     } finally {
       await m.stop();
       await prom.stop();
-      srv.closeAllConnections();
-      await new Promise<void>((r) => srv.close(() => r()));
+      await closeServer(srv);
     }
   });
 });

@@ -13,6 +13,7 @@ import { labelsFromObject, labelsToObject, labelsToString, type Labels } from '.
 import { isStaleNaN } from '../../src/model/value.js';
 import type { Appendable } from '../../src/storage/interface.js';
 import { createLogger } from '../../src/util/log.js';
+import { closeServer, listenLocal } from '../support/http-server.js';
 
 interface Rec {
   labels: Labels;
@@ -66,12 +67,8 @@ async function target(body = 'a 1\nb 2\n'): Promise<Served> {
     res.setHeader('Content-Type', 'text/plain; version=0.0.4');
     res.end(s.body);
   });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  s.addr = `127.0.0.1:${(srv.address() as { port: number }).port}`;
-  s.close = () => new Promise<void>((r) => {
-    srv.closeAllConnections();
-    srv.close(() => r());
-  });
+  s.addr = `127.0.0.1:${await listenLocal(srv)}`;
+  s.close = () => closeServer(srv);
   servers.push(s);
   return s;
 }

@@ -28,6 +28,7 @@ import { isStaleNaN } from '../../src/model/value.js';
 import { StorageError } from '../../src/storage/errors.js';
 import type { Appendable, Appender, SeriesRef } from '../../src/storage/interface.js';
 import { createLogger } from '../../src/util/log.js';
+import { closeServer, listenLocal } from '../support/http-server.js';
 
 // --- a recording Appendable ----------------------------------------------------------------------
 
@@ -122,14 +123,9 @@ async function serve(handler: Handler, tls?: { key: string; cert: string; ca?: s
     handler(req, res);
   };
   const srv = tls ? https.createServer(tls, wrapped) : http.createServer(wrapped);
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  s.port = (srv.address() as { port: number }).port;
+  s.port = await listenLocal(srv);
   s.addr = `127.0.0.1:${s.port}`;
-  s.close = () =>
-    new Promise<void>((r) => {
-      srv.closeAllConnections?.();
-      srv.close(() => r());
-    });
+  s.close = () => closeServer(srv);
   return s;
 }
 

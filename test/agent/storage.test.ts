@@ -388,3 +388,57 @@ test('desiredShards: follows load and backlog within [min, max], ignores small c
   assert.equal(desiredShards({ ...base, inRatePerSec: 100 }), 1, 'little load: min_shards');
   assert.equal(desiredShards({ ...base, inRatePerSec: 0, msPerSample: 0 }), 4, 'no measurement, no change');
 });
+
+test('AgentStorage: two open appenders staging one series keep exact duplicate checks (each commit lists the series once)', async () => {
+  const dir = await tmp();
+  try {
+    const st = await AgentStorage.open({ dir, logger: nopLogger });
+    const s = L({ __name__: 'shared' });
+    const a = st.appender();
+    const b = st.appender();
+    const ref = a.append(0, s, 1000, 1);
+    // Staged only by `a` (which may roll back): `b` stages its own copy.
+    assert.equal(b.append(ref, s, 1000, 1), ref);
+    // `a` staged it itself: dropped, whoever touched the series last.
+    a.append(ref, s, 1000, 1);
+    b.append(ref, s, 1000, 1);
+    a.append(ref, s, 2000, 2);
+    await a.commit();
+    await b.commit();
+    const recs = await walRecords(st);
+    const series = recs.filter((r) => r.type === 'series').flatMap((r) => (r.type === 'series' ? r.entries : []));
+    assert.deepEqual(series.map(([r]) => r), [ref], 'one series record entry');
+    const samples = recs.filter((r) => r.type === 'samples').map((r) => (r.type === 'samples' ? r.ts : []));
+    assert.deepEqual(samples, [[1000, 2000], [1000]]);
+    // Ownership ended with the commits: a new appender sees the committed state only.
+    const c = st.appender();
+    assert.throws(() => c.append(ref, s, 1500, 0), /out of order/);
+    c.rollback();
+    await st.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('AgentStorage: the WAL is fsynced periodically, not per commit; every commit is readable (whole records) when it resolves', async () => {
+  const dir = await tmp();
+  try {
+    const st = await AgentStorage.open({ dir, logger: nopLogger, walSyncIntervalMs: 60_000 });
+    for (let i = 0; i < 5; i++) {
+      const a = st.appender();
+      a.append(0, L({ __name__: 'p', i: String(i) }), 1000 + i, i);
+      await a.commit();
+      // The queues' read limit moved to the end of this commit's records.
+      const recs = await walRecords(st);
+      assert.equal(recs.filter((r) => r.type === 'samples').length, i + 1);
+    }
+    const wal = (st as unknown as { wal: Wal }).wal;
+    assert.equal(wal.fsyncs, 0, 'no fsync per commit');
+    await st.close();
+    const again = await AgentStorage.open({ dir, logger: nopLogger });
+    assert.equal(again.seriesCount(), 5);
+    await again.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

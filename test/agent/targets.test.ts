@@ -31,6 +31,7 @@ import {
   type TargetSource,
 } from '../../src/api/targets-api.js';
 import { nopLogger } from '../../src/util/log.js';
+import { closeServer, listenLocal } from '../support/http-server.js';
 
 function job(yaml: string): ScrapeConfig {
   return parsePrometheusConfig(`scrape_configs:\n  - ${yaml.trim().split('\n').join('\n    ')}\n`).scrape_configs[0]!;
@@ -269,8 +270,7 @@ describe('/api/v1/targets', () => {
       res.setHeader('Content-Type', 'text/plain');
       res.end('# HELP temp Temperature.\n# TYPE temp gauge\ntemp 21\n');
     });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const addr = `127.0.0.1:${(srv.address() as { port: number }).port}`;
+    const addr = `127.0.0.1:${await listenLocal(srv)}`;
     const m = new ScrapeManager({ appendable: { appender: () => ({ append: () => 1, commit: async () => undefined, rollback: () => undefined }) }, logger: nopLogger });
     try {
       await m.applyConfig(parsePrometheusConfig(`scrape_configs:\n  - job_name: live\n    scrape_interval: 200ms\n    static_configs: [{targets: ['${addr}']}]\n`));
@@ -302,8 +302,7 @@ describe('/api/v1/targets', () => {
       assert.throws(() => targetMetadataApi(m, { matchTarget: '{job=' }), /invalid parameter "match_target"/);
     } finally {
       await m.stop();
-      srv.closeAllConnections();
-      await new Promise<void>((r) => srv.close(() => r()));
+      await closeServer(srv);
     }
   });
 });

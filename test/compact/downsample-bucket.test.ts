@@ -20,7 +20,8 @@ import {
   planDownsampling,
 } from '../../src/compact/downsample/index.js';
 import { createLogger, nopLogger } from '../../src/util/log.js';
-import { HOUR, rawBlock, readBlockSeries, series, xorChunks } from './downsample-support.js';
+import { xorChunks } from '../support/blocks.js';
+import { HOUR, rawBlock, readBlockSeries, series } from './downsample-support.js';
 
 const root = mkdtempSync(join(tmpdir(), 'argus-downsample-bucket-'));
 after(() => rmSync(root, { recursive: true, force: true }));

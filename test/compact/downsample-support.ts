@@ -6,9 +6,10 @@
 import { labelsFromObject, type Labels } from '../../src/model/labels.js';
 import type { Matcher } from '../../src/model/matcher.js';
 import { isStaleNaN } from '../../src/model/value.js';
+import { toChunks } from '../support/blocks.js';
 import type { LabelHints, Querier, Queryable, SampleIterator, SelectHints, Series, SeriesSet } from '../../src/storage/interface.js';
-import { openBlock, writeBlock, type BlockChunkInput, type BlockMeta, type ThanosMeta } from '../../src/tsdb/block/index.js';
-import { XorChunk, aggrForFunc, downsampledIterator, type AggrPick, type EncodedChunk } from '../../src/tsdb/chunkenc/index.js';
+import { openBlock, writeBlock, type BlockMeta, type ThanosMeta } from '../../src/tsdb/block/index.js';
+import { aggrForFunc, downsampledIterator, type AggrPick, type EncodedChunk } from '../../src/tsdb/chunkenc/index.js';
 
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
@@ -24,23 +25,10 @@ export function series(obj: Record<string, string>, ts: number[], vs: number[] |
   return { labels: labelsFromObject(obj), ts, vs: vs instanceof Float64Array ? vs : Float64Array.from(vs) };
 }
 
-/** XOR chunks of at most 120 samples, as the head cuts them. */
-export function xorChunks(s: RawSeries): BlockChunkInput[] {
-  const out: BlockChunkInput[] = [];
-  for (let i = 0; i < s.ts.length; i += 120) {
-    const c = new XorChunk();
-    const app = c.appender();
-    const end = Math.min(i + 120, s.ts.length);
-    for (let j = i; j < end; j++) app.append(s.ts[j]!, s.vs[j]!);
-    out.push({ minT: s.ts[i]!, maxT: s.ts[end - 1]!, bytes: c.bytes().slice() });
-  }
-  return out;
-}
-
 export async function rawBlock(dir: string, input: RawSeries[], minT: number, maxT: number, thanos?: ThanosMeta): Promise<BlockMeta> {
   return writeBlock(
     dir,
-    input.map((s) => ({ labels: s.labels, chunks: xorChunks(s) })),
+    input.map((s) => toChunks(s)),
     { minT, maxT, thanos: thanos ?? { labels: { cluster: 'test' }, downsample: { resolution: 0 }, source: 'sidecar' } },
   );
 }

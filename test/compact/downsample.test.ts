@@ -27,7 +27,8 @@ import {
 import { RES_1H, RES_5M, SampleBuffer, downsampleBlock, downsampleRaw, windowEnd } from '../../src/compact/downsample/index.js';
 import { createLogger } from '../../src/util/log.js';
 import { rng } from '../support/random.js';
-import { HOUR, MIN, adjustedCounter, expectedWindows, rawBlock, readBlockSeries, series, xorChunks, type RawSeries, type ReadChunk } from './downsample-support.js';
+import { xorChunks } from '../support/blocks.js';
+import { HOUR, MIN, adjustedCounter, expectedWindows, rawBlock, readBlockSeries, series, type RawSeries, type ReadChunk } from './downsample-support.js';
 
 const root = mkdtempSync(join(tmpdir(), 'argus-downsample-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -5,15 +5,15 @@
  */
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { labelsKey, type Labels } from '../../src/model/labels.js';
 import { MemoryBucket, type Bucket, type IterOptions, type ObjectAttributes } from '../../src/objstore/index.js';
 import { ValueType } from '../../src/storage/interface.js';
-import { XorChunk } from '../../src/tsdb/chunkenc/index.js';
-import { IndexReader, encodeMeta, encodeTombstones, openBlock, writeBlock, type BlockCompaction, type BlockMeta, type BlockSeriesInput } from '../../src/tsdb/block/index.js';
+import { IndexReader, encodeMeta, encodeTombstones, openBlock, writeBlock, type BlockCompaction, type BlockMeta } from '../../src/tsdb/block/index.js';
+import { toChunks, uploadBlockDir } from '../support/blocks.js';
 import { bits } from '../support/random.js';
 
 /**
@@ -33,19 +33,6 @@ export interface SeriesData {
   ts: number[];
   /** Float64Array so stale NaNs keep their payload. */
   vs: Float64Array;
-}
-
-/** XOR chunks of `per` samples (the last one shorter). */
-export function toChunks(s: SeriesData, per = 120): BlockSeriesInput {
-  const chunks = [];
-  for (let i = 0; i < s.ts.length; i += per) {
-    const c = new XorChunk();
-    const app = c.appender();
-    const end = Math.min(s.ts.length, i + per);
-    for (let j = i; j < end; j++) app.append(s.ts[j]!, s.vs[j]!);
-    chunks.push({ minT: s.ts[i]!, maxT: s.ts[end - 1]!, bytes: c.bytes().slice() });
-  }
-  return { labels: s.labels, chunks };
 }
 
 /** Regular series: `n` series sampled every `step` ms in [minT, maxT), values from `value(series, t)`. */
@@ -94,11 +81,6 @@ export async function uploadBlock(bucket: Bucket, series: SeriesData[], o: Uploa
   if (o.compaction) opts.compaction = o.compaction;
   const meta = await writeBlock(dir, series.map((s) => toChunks(s, o.perChunk)), opts);
   const bdir = join(dir, meta.ulid);
-  for (const name of (await readdir(join(bdir, 'chunks'))).sort()) {
-    await bucket.put(`${meta.ulid}/chunks/${name}`, new Uint8Array(await readFile(join(bdir, 'chunks', name))));
-  }
-  await bucket.put(`${meta.ulid}/index`, new Uint8Array(await readFile(join(bdir, 'index'))));
-  let tombstones: Uint8Array = new Uint8Array(await readFile(join(bdir, 'tombstones')));
   if (o.deleteRanges) {
     const ix = IndexReader.parse(new Uint8Array(await readFile(join(bdir, 'index'))));
     const stones = new Map<number, number[]>();
@@ -106,11 +88,11 @@ export async function uploadBlock(bucket: Bucket, series: SeriesData[], o: Uploa
       const ls = ix.series(id).labels;
       for (const d of o.deleteRanges) if (d.match(ls)) (stones.get(id) ?? stones.set(id, []).get(id)!).push(d.mint, d.maxt);
     }
-    tombstones = encodeTombstones(stones);
+    await writeFile(join(bdir, 'tombstones'), encodeTombstones(stones));
   }
-  await bucket.put(`${meta.ulid}/tombstones`, tombstones);
   const full: BlockMeta = { ...meta, thanos: { labels: o.ext ?? {}, downsample: { resolution: o.resolution ?? 0 }, source: 'test' } };
-  if (!o.partial) await bucket.put(`${meta.ulid}/meta.json`, new TextEncoder().encode(encodeMeta(full)));
+  await writeFile(join(bdir, 'meta.json'), encodeMeta(full));
+  await uploadBlockDir(bucket, bdir, { skipMeta: o.partial });
   await rm(dir, { recursive: true, force: true });
   return full;
 }

@@ -27,7 +27,8 @@ import { ValueType } from '../../src/storage/interface.js';
 import { XorChunk, XorIterator } from '../../src/tsdb/chunkenc/index.js';
 import { writeBlock, writeBlockStream, type BlockSeriesInput } from '../../src/tsdb/block/index.js';
 import { bits, fromBits, rng } from '../support/random.js';
-import { HOUR, T0, cleanupScratch, makeSeries, scratch, toChunks, uploadBlock } from './helpers.js';
+import { toChunks } from '../support/blocks.js';
+import { HOUR, T0, cleanupScratch, makeSeries, scratch, uploadBlock } from './helpers.js';
 
 after(cleanupScratch);
 const SEED = 20261121;

@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startArgus, type ArgusProcess } from '../support/argus-process.js';
+import { closeServer, listenLocal } from '../support/http-server.js';
 
 /**
  * A target on 127.0.0.1 whose exposition carries `test_scrape_sequence`: 1 for the first request, 2 for
@@ -37,20 +38,14 @@ export class SeqTarget {
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
       res.end(body);
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
-    const a = this.server.address();
-    this.port = typeof a === 'object' && a ? a.port : 0;
+    this.port = await listenLocal(this.server);
     return this;
   }
 
   async stop(): Promise<void> {
     const s = this.server;
     this.server = null;
-    if (s) {
-      const closed = new Promise<void>((r) => s.close(() => r()));
-      s.closeAllConnections();
-      await closed;
-    }
+    if (s) await closeServer(s);
   }
 }
 
@@ -58,21 +53,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls `fn` every 100 ms until it returns something truthy; fails naming `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(100);
-  }
-}
+export { waitFor } from '../support/wait.js';
 
 export async function getJson<T = any>(url: string, init?: RequestInit): Promise<T> {
   const r = await fetch(url, init);

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { Agent } from '../../src/agent/agent.js';
 import { createLogger } from '../../src/util/log.js';
 import { startArgusInProcess } from '../support/argus-inproc.js';
+import { closeServer, listenLocal } from '../support/http-server.js';
 import { requirePeer, startNodeExporter, startPrometheus, startVictoriaMetrics, type RunningPeer } from '../support/peers.js';
 import { getJson, sleep, waitFor } from '../e2e/agent-support.js';
 
@@ -95,9 +96,7 @@ class SnapshotRelay {
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
       res.end(this.body);
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
-    const a = this.server.address();
-    this.port = typeof a === 'object' && a ? a.port : 0;
+    this.port = await listenLocal(this.server);
     return this;
   }
 
@@ -105,11 +104,7 @@ class SnapshotRelay {
     if (this.timer) clearInterval(this.timer);
     const s = this.server;
     this.server = null;
-    if (s) {
-      const closed = new Promise<void>((r) => s.close(() => r()));
-      s.closeAllConnections();
-      await closed;
-    }
+    if (s) await closeServer(s);
   }
 }
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { requirePeer, startNodeExporter, startPrometheus, type RunningPeer } from '../support/peers.js';
 import { startArgusInProcess } from '../support/argus-inproc.js';
 import { remoteReadMetric } from '../support/remote-read.js';
+import { waitFor } from '../support/wait.js';
 
 const HA = 'receive:\n  ha_tracker:\n    update_timeout: 1s\n    update_timeout_jitter_max: 0s\n    failover_timeout: 3s\n';
 
@@ -32,21 +33,6 @@ remote_write:
 `;
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 async function upSamples(url: string): Promise<{ labels: readonly string[]; ts: number[] }[]> {
   return (await remoteReadMetric(url, 'up', Date.now() + 60_000)).map((s) => ({ labels: s.labels, ts: [...s.timestamps] }));
 }
@@ -62,10 +48,10 @@ test('two real Prometheus replicas → one stored copy, remote_read from a third
     const a = await startPrometheus({ config: replicaConfig('a', target, argus.url) });
     peers.push(a);
     // Let replica a be elected first, then start b.
-    await waitFor('replica a elected', async () => argus.receiver.haStatus().find((s) => s.cluster === 'c1')?.elected === 'a');
+    await waitFor('replica a elected', async () => argus.receiver.haStatus().find((s) => s.cluster === 'c1')?.elected === 'a', 20_000, 200);
     const b = await startPrometheus({ config: replicaConfig('b', target, argus.url) });
     peers.push(b);
-    await waitFor('replica b seen (deduplicated)', async () => argus.receiver.haStatus()[0]?.lastSeen.b !== undefined);
+    await waitFor('replica b seen (deduplicated)', async () => argus.receiver.haStatus()[0]?.lastSeen.b !== undefined, 20_000, 200);
     await new Promise((r) => setTimeout(r, 3000));
 
     // Exactly one copy: series carry cluster="c1" and no replica label.
@@ -87,7 +73,7 @@ test('two real Prometheus replicas → one stored copy, remote_read from a third
         data: { result: { metric: Record<string, string>; value: [number, string] }[] };
       };
       return r.data.result.length > 0 ? r.data.result : null;
-    });
+    }, 20_000, 200);
     assert.deepEqual(q, [{ metric: { cluster: 'c1' }, value: q[0]!.value }]);
     assert.equal(q[0]!.value[1], '1');
     const sum = (await (await fetch(`${reader.url}/api/v1/query?query=${encodeURIComponent('count(node_cpu_seconds_total) > 0')}`)).json()) as {
@@ -99,7 +85,7 @@ test('two real Prometheus replicas → one stored copy, remote_read from a third
     const before = (await upSamples(argus.url))[0]!.ts.length;
     const killedAt = Date.now();
     a.kill9();
-    await waitFor('failover to b', async () => argus.receiver.haStatus()[0]?.elected === 'b', 15_000);
+    await waitFor('failover to b', async () => argus.receiver.haStatus()[0]?.elected === 'b', 15_000, 200);
     const failoverMs = Date.now() - killedAt;
     await new Promise((r) => setTimeout(r, 3000));
     const after = await upSamples(argus.url);

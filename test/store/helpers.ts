@@ -1,48 +1,15 @@
 /** Shared by the store-gateway tests: block data, uploading block directories, reading a SeriesSet. */
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
-
 import { labelsFromObject, type Labels } from '../../src/model/labels.js';
-import type { Bucket } from '../../src/objstore/index.js';
 import { ValueType, type SeriesSet } from '../../src/storage/interface.js';
-import { XorChunk } from '../../src/tsdb/chunkenc/index.js';
-import type { BlockSeriesInput } from '../../src/tsdb/block/index.js';
 import { rng } from '../support/random.js';
 
-/**
- * Uploads the block in `dir` (named by its ULID) under `prefix`: segments, index and tombstones first,
- * meta.json last, as a shipper does. `skipMeta` leaves meta.json out (a partial upload).
- */
-export async function uploadBlockDir(bucket: Bucket, dir: string, opts: { prefix?: string; skipMeta?: boolean } = {}): Promise<string> {
-  const ulid = dir.split('/').pop()!;
-  const base = `${opts.prefix ?? ''}${ulid}/`;
-  for (const seg of readdirSync(join(dir, 'chunks')).sort()) {
-    await bucket.put(`${base}chunks/${seg}`, new Uint8Array(readFileSync(join(dir, 'chunks', seg))));
-  }
-  await bucket.put(`${base}index`, new Uint8Array(readFileSync(join(dir, 'index'))));
-  if (existsSync(join(dir, 'tombstones'))) await bucket.put(`${base}tombstones`, new Uint8Array(readFileSync(join(dir, 'tombstones'))));
-  if (!opts.skipMeta) await bucket.put(`${base}meta.json`, new Uint8Array(readFileSync(join(dir, 'meta.json'))));
-  return ulid;
-}
+export { toChunks, uploadBlockDir } from '../support/blocks.js';
 
 export interface SeriesData {
   labels: Labels;
   ts: number[];
   /** Float64Array: plain arrays would quiet NaN payloads. */
   vs: Float64Array;
-}
-
-/** Cuts XOR chunks of at most `per` samples from columns. */
-export function toChunks(s: SeriesData, per = 120): BlockSeriesInput {
-  const chunks = [];
-  for (let i = 0; i < s.ts.length; i += per) {
-    const c = new XorChunk();
-    const app = c.appender();
-    const end = Math.min(s.ts.length, i + per);
-    for (let j = i; j < end; j++) app.append(s.ts[j]!, s.vs[j]!);
-    chunks.push({ minT: s.ts[i]!, maxT: s.ts[end - 1]!, bytes: c.bytes().slice() });
-  }
-  return { labels: s.labels, chunks };
 }
 
 /**

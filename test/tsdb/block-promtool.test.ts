@@ -22,6 +22,7 @@ import { ValueType } from '../../src/storage/interface.js';
 import { XorChunk, XorIterator } from '../../src/tsdb/chunkenc/index.js';
 import { compareLabelsUtf8, openBlock, writeBlock, type Block, type BlockSeriesInput } from '../../src/tsdb/block/index.js';
 import { requirePeer } from '../support/peers.js';
+import { toChunks } from '../support/blocks.js';
 import { bits, fromBits, rng } from '../support/random.js';
 
 const run = promisify(execFile);
@@ -80,18 +81,6 @@ function generate(seed: number, nSeries: number, nSamples: number, t0: number, o
     out.push({ labels, ts, vs });
   }
   return out;
-}
-
-function toChunks(s: Sampled, per = 120): BlockSeriesInput {
-  const chunks = [];
-  for (let i = 0; i < s.ts.length; i += per) {
-    const c = new XorChunk();
-    const app = c.appender();
-    const end = Math.min(s.ts.length, i + per);
-    for (let j = i; j < end; j++) app.append(s.ts[j]!, s.vs[j]!);
-    chunks.push({ minT: s.ts[i]!, maxT: s.ts[end - 1]!, bytes: c.bytes().slice() });
-  }
-  return { labels: s.labels, chunks };
 }
 
 function key(ls: Labels): string {

@@ -13,7 +13,6 @@ import { compareLabels, labelsFromObject, type Labels } from '../../src/model/la
 import { Matcher, MatchType } from '../../src/model/matcher.js';
 import { STALE_NAN } from '../../src/model/value.js';
 import { ValueType, type Querier } from '../../src/storage/interface.js';
-import { XorChunk } from '../../src/tsdb/chunkenc/index.js';
 import { Head } from '../../src/tsdb/head/index.js';
 import {
   BlockFormatError,
@@ -33,6 +32,7 @@ import {
   writeBlock,
   type BlockSeriesInput,
 } from '../../src/tsdb/block/index.js';
+import { toChunks } from '../support/blocks.js';
 import { bits, fromBits, rng } from '../support/random.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -49,19 +49,6 @@ interface Sampled {
   /** Values stay in Float64Arrays: plain arrays would quiet the stale NaN. */
   ts: Float64Array;
   vs: Float64Array;
-}
-
-/** Cuts XOR chunks of at most `per` samples. */
-function toChunks(s: Sampled, per = 120): BlockSeriesInput {
-  const chunks = [];
-  for (let i = 0; i < s.ts.length; i += per) {
-    const c = new XorChunk();
-    const app = c.appender();
-    const end = Math.min(s.ts.length, i + per);
-    for (let j = i; j < end; j++) app.append(s.ts[j]!, s.vs[j]!);
-    chunks.push({ minT: s.ts[i]!, maxT: s.ts[end - 1]!, bytes: c.bytes().slice() });
-  }
-  return { labels: s.labels, chunks };
 }
 
 const SPECIALS = [

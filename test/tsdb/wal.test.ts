@@ -105,3 +105,30 @@ test('an empty or zero-filled tail (preallocated file) is cut', async () => {
   assert.ok(report.truncated);
   await truncate(seg, 0);
 });
+
+test('periodic sync policy: log() resolves after the write; fdatasync runs on the interval, at rotation and at close', async () => {
+  const dir = await tmp();
+  await assert.rejects(Wal.open(dir, () => undefined, { syncIntervalMs: -1 }), RangeError);
+  await assert.rejects(Wal.open(dir, () => undefined, { syncIntervalMs: Number.NaN }), /syncIntervalMs must be a finite number >= 0, got NaN/);
+  const { wal } = await replay(dir, { syncIntervalMs: 50, segmentBytes: 4096 });
+  for (let i = 0; i < 20; i++) {
+    await wal.log([rec(i, 100)]);
+    // Readers may read up to here: it is the end of whole records, and the file holds them.
+    const pos = wal.committedPosition();
+    const size = (await stat(join(dir, String(pos.segment).padStart(8, '0')))).size;
+    assert.equal(pos.offset, size);
+  }
+  assert.equal(wal.fsyncs, 0, 'no fdatasync per log() under the periodic policy');
+  // 20 x 108 bytes in 4 KiB segments: no rotation yet.
+  const deadline = Date.now() + 3000;
+  while (wal.fsyncs === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(wal.fsyncs, 1, 'one periodic fdatasync covers every write before it');
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(wal.fsyncs, 1, 'nothing new written: no further fdatasync');
+  for (let i = 20; i < 60; i++) await wal.log([rec(i, 100)]);
+  assert.ok(wal.committedPosition().segment >= 1, 'rotated');
+  await wal.close();
+  const { got, wal: w2 } = await replay(dir);
+  assert.deepEqual(got, [...Array(60).keys()]);
+  await w2.close();
+});

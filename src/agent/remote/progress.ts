@@ -9,6 +9,7 @@
  */
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { syncDir } from '../../util/fs.js';
 import type { WalPosition } from '../storage/segments.js';
 
 interface Unit {
@@ -200,12 +201,5 @@ async function writeAtomic(path: string, body: string, noSync: boolean): Promise
     await rm(tmp, { force: true });
     throw err;
   }
-  if (!noSync) {
-    const d = await open(dirname(path), 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  }
+  if (!noSync) await syncDir(dirname(path));
 }

@@ -17,14 +17,14 @@ import { createHash } from 'node:crypto';
 import type { Labels } from '../../model/labels.js';
 import { compileRelabelConfigs, type Relabeler } from '../relabel.js';
 import type { RemoteWriteConfig } from '../../config/prometheus-types.js';
-import { encodeWriteV1, encodeWriteV2, snappyCompress, type WriteSeries } from '../../codec/index.js';
 import type { SamplesColumns } from '../../tsdb/wal/records.js';
 import type { Logger } from '../../util/log.js';
 import type { AgentStorage } from '../storage/agent-storage.js';
 import { comparePositions, segmentSize, type WalPosition } from '../storage/segments.js';
 import { RemoteWriteClient, type SendResult } from './client.js';
+import { BatchEncoder, LabelBytesPool, newEncSeries, type EncSeries } from './encode.js';
 import { AckTracker, PositionFile } from './progress.js';
-import { Shard, filterBatch, type Batch, type QSeries } from './shards.js';
+import { Shard, filterBatch, type Batch } from './shards.js';
 import { WalWatcher, type WatcherSink } from './watcher.js';
 
 export interface QueueOptions {
@@ -70,7 +70,7 @@ interface SeriesEntry {
   seg: number;
 }
 
-interface RSeries extends QSeries {
+interface RSeries extends EncSeries {
   readonly hash: number;
 }
 
@@ -148,7 +148,11 @@ export class QueueManager {
   readonly batchDeadlineMs: number;
   private readonly log: Logger;
   private readonly relabeler: Relabeler;
-  private readonly series = new Map<number, SeriesEntry>();
+  /** Series by WAL ref (refs are small and sequential: a dense array, not a Map). */
+  private series: (SeriesEntry | undefined)[] = [];
+  private seriesKnown = 0;
+  private readonly labelPool = new LabelBytesPool();
+  private readonly encoder: BatchEncoder;
   private shards: Shard[] = [];
   private tracker!: AckTracker;
   private watcher!: WalWatcher;
@@ -195,6 +199,7 @@ export class QueueManager {
     this.maxSamplesPerSend = cfg.queue_config.max_samples_per_send;
     this.batchDeadlineMs = cfg.queue_config.batch_send_deadline;
     this.positionFile = new PositionFile(storage.queuesDir, name, opts.noSync);
+    this.encoder = new BatchEncoder(client.isV2);
   }
 
   /** Creates the queue and starts sending from its persisted position (or the WAL's end for a new queue). */
@@ -280,16 +285,27 @@ export class QueueManager {
 
   private readonly sink: WatcherSink = {
     series: (ref, labels, seg) => {
-      const e = this.series.get(ref);
+      const e = this.series[ref];
       if (e !== undefined) {
         if (seg > e.seg) e.seg = seg;
         return;
       }
       const ls = this.relabeler.process(withExternalLabels(labels, this.externalLabels));
-      this.series.set(ref, { q: ls === null || ls.length === 0 ? null : { labels: ls, hash: hashLabels(ls) }, seg });
+      const q: RSeries | null = ls === null || ls.length === 0 ? null : { ...newEncSeries(ls, this.client.isV2, this.labelPool), hash: hashLabels(ls) };
+      // Keep the array packed: fill any gap in refs with undefined first.
+      while (this.series.length < ref) this.series.push(undefined);
+      this.series[ref] = { q, seg };
+      this.seriesKnown++;
     },
     forgetSeries: (seg, keep) => {
-      for (const [ref, e] of this.series) if (e.seg <= seg && !keep.has(ref)) this.series.delete(ref);
+      const arr = this.series;
+      for (let ref = 0; ref < arr.length; ref++) {
+        const e = arr[ref];
+        if (e !== undefined && e.seg <= seg && !keep.has(ref)) {
+          arr[ref] = undefined;
+          this.seriesKnown--;
+        }
+      }
     },
     samples: (cols, seg, end) => this.enqueue(cols, seg, end),
     other: (seg, end) => {
@@ -308,12 +324,18 @@ export class QueueManager {
     if (this.gate !== null) await this.gate;
     this.inSamples = true;
     let unit = -1;
+    let added = 0;
     try {
       unit = this.tracker.open(seg, end);
       const { refs, ts, vs } = cols;
       const n = refs.length;
+      const series = this.series;
+      // Samples handed to shards are counted into the unit in one add before any await (no send can
+      // settle them before then).
+      added = 0;
+      let highest = this.metrics.highestReadTimestampMs;
       for (let i = 0; i < n; i++) {
-        const e = this.series.get(refs[i]!);
+        const e = series[refs[i]!];
         if (e === undefined) {
           this.metrics.samplesUnknownSeries++;
           if (this.metrics.samplesUnknownSeries === 1) this.log.error('remote write: samples of a series without a series record; dropped', { ref: refs[i], segment: seg });
@@ -329,10 +351,13 @@ export class QueueManager {
           continue;
         }
         const t = ts[i]!;
-        if (t > this.metrics.highestReadTimestampMs) this.metrics.highestReadTimestampMs = t;
-        this.tracker.add(unit, 1);
+        if (t > highest) highest = t;
+        added++;
         let shard = this.shards[e.q.hash % this.shards.length]!;
         while (!shard.push(e.q, t, vs[i]!, unit)) {
+          this.tracker.add(unit, added);
+          added = 0;
+          if (highest > this.metrics.highestReadTimestampMs) this.metrics.highestReadTimestampMs = highest;
           await this.orStop(shard.waitForSpace());
           if (this.stopping) return; // unit stays open: the position never passes it
           shard = this.shards[e.q.hash % this.shards.length]!;
@@ -346,9 +371,13 @@ export class QueueManager {
         }
         if (seg >= this.skipBefore) this.metrics.samplesIn++;
       }
+      if (added > 0) this.tracker.add(unit, added);
+      added = 0;
+      if (highest > this.metrics.highestReadTimestampMs) this.metrics.highestReadTimestampMs = highest;
       this.tracker.seal(unit);
     } catch (err) {
       // The watcher restarts at this record; an unsealed unit would hold the position back for good.
+      if (unit >= 0 && added > 0) this.tracker.add(unit, added);
       if (unit >= 0) this.tracker.seal(unit);
       throw err;
     } finally {
@@ -455,24 +484,7 @@ export class QueueManager {
 
   /** Groups a batch by series (first-appearance order; a series' samples stay in order) and encodes it. */
   private encode(b: Batch): Uint8Array {
-    const idx = new Map<QSeries, number[]>();
-    for (let i = 0; i < b.n; i++) {
-      const s = b.series[i]!;
-      const l = idx.get(s);
-      if (l === undefined) idx.set(s, [i]);
-      else l.push(i);
-    }
-    const series: WriteSeries[] = [];
-    for (const [s, is] of idx) {
-      const ts = new Float64Array(is.length);
-      const vs = new Float64Array(is.length);
-      for (let k = 0; k < is.length; k++) {
-        ts[k] = b.ts[is[k]!]!;
-        vs[k] = b.vs[is[k]!]!;
-      }
-      series.push({ labels: s.labels, timestamps: ts, values: vs });
-    }
-    return snappyCompress(this.client.isV2 ? encodeWriteV2(series) : encodeWriteV1(series));
+    return this.encoder.encode(b);
   }
 
   /** Resolves when `p` does or the queue starts stopping, whichever is first. */
@@ -525,7 +537,7 @@ export class QueueManager {
 
   /** Series the queue knows (resolved from WAL series records, forgotten after checkpoints). */
   get seriesTracked(): number {
-    return this.series.size;
+    return this.seriesKnown;
   }
 
   private schedulePersist(): void {

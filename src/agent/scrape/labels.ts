@@ -3,7 +3,7 @@
  * verifyLabelLimits): the target's labels are attached (honor_labels decides conflicts), metric relabeling
  * runs, and the result is checked. Runs only on scrape-cache misses.
  */
-import { compareStrings, getLabel, METRIC_NAME, type Labels } from '../../model/labels.js';
+import { compareStrings, getLabel, labelPairsText, METRIC_NAME, type Labels } from '../../model/labels.js';
 import { isValidLabelName, type NameValidationScheme, type Relabeler } from '../relabel.js';
 
 export const EXPORTED_LABEL_PREFIX = 'exported_';
@@ -138,15 +138,9 @@ export function sampleLabels(
   if (scheme === 'legacy') {
     let ok = LEGACY_METRIC_NAME.test(name);
     for (let i = 0; ok && i < ls.length; i += 2) if (ls[i] !== METRIC_NAME && !isValidLabelName(ls[i]!, 'legacy')) ok = false;
-    if (!ok) return `invalid metric name or label names: ${labelsText(ls)}`;
+    if (!ok) return `invalid metric name or label names: ${labelPairsText(ls)}`;
   }
   return checkLabelLimits(ls, limits) ?? ls;
-}
-
-function labelsText(ls: Labels): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
-  return `{${parts.join(', ')}}`;
 }
 
 /** Whether a sampleLabels result is an error message. */

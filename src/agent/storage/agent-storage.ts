@@ -6,6 +6,11 @@
  * In memory: the label set -> ref map of active series, with each series' newest timestamp (for ordering
  * checks) and the newest WAL segment that mentions it.
  *
+ * WAL sync: by default the WAL is fdatasync'ed every second (and at segment end and close), not per commit,
+ * like Prometheus's agent. A commit is then in the page cache when it resolves: a process crash or kill -9
+ * loses nothing, a power loss can lose up to the last second. The queues read only whole records either
+ * way. `walSyncIntervalMs: 0` restores an fsync per commit (at a CPU cost per scrape).
+ *
  * Truncation (driven by the remote-write manager, which knows how far every queue has sent): segments that
  * every queue has passed are replaced by a checkpoint holding a META record (next ref) and the series
  * records still needed, then deleted. Series idle for `seriesIdleMs` whose newest record sits in a segment
@@ -18,6 +23,7 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Labels } from '../../model/labels.js';
 import { labelsKey, labelsToString } from '../../model/labels.js';
+import { sameBits } from '../../model/value.js';
 import type { Appendable, Appender, SeriesRef } from '../../storage/interface.js';
 import { StorageError } from '../../storage/errors.js';
 import {
@@ -47,6 +53,8 @@ export interface AgentStorageOptions {
   seriesIdleMs?: number;
   /** Skip fsync (tests of non-durable paths only). */
   noSync?: boolean;
+  /** fdatasync the WAL at most this often (default 1000 ms); 0 = before every commit resolves. See the file comment. */
+  walSyncIntervalMs?: number;
   /** Wall clock, for tests. */
   now?: () => number;
 }
@@ -74,20 +82,14 @@ interface AgentSeries {
   /** Commits in progress that carry samples of this series. */
   inflight: number;
   deleted: boolean;
+  /** The open appender whose touched list holds this series last (saves a per-sample Set lookup). */
+  owner: AgentAppender | null;
 }
 
 export interface TruncateResult {
   deletedSegments: number;
   collectedSeries: number;
   checkpointSegment: number;
-}
-
-const bitsF = new Float64Array(2);
-const bitsU = new Uint32Array(bitsF.buffer);
-function sameBits(a: number, b: number): boolean {
-  bitsF[0] = a;
-  bitsF[1] = b;
-  return bitsU[0] === bitsU[2] && bitsU[1] === bitsU[3];
 }
 
 const SERIES_PER_CHECKPOINT_RECORD = 5000;
@@ -100,7 +102,9 @@ export class AgentStorage implements Appendable {
   private readonly now: () => number;
   private readonly seriesIdleMs: number;
   private wal!: Wal;
-  private readonly byRef = new Map<number, AgentSeries>();
+  /** Active series by ref: refs are small, sequential and never reused, so a dense array beats a Map. */
+  private readonly byRef: (AgentSeries | undefined)[] = [];
+  private activeSeries = 0;
   private readonly byKey = new Map<string, AgentSeries>();
   /** Collected series a remaining segment may still mention; dropped once a checkpoint passes lastSeg. */
   private readonly deleted = new Map<number, AgentSeries>();
@@ -129,13 +133,15 @@ export class AgentStorage implements Appendable {
     const { wal, report } = await Wal.open(st.walDir, (rec) => st.replayRecord(rec), {
       ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
       ...(opts.noSync ? { noSync: true } : {}),
+      syncIntervalMs: opts.walSyncIntervalMs ?? 1000,
     });
     st.wal = wal;
     st.replayReport = report;
     // Replay cannot tell which segment a record came from: every replayed series counts as in the newest.
     const seg = wal.segmentNumber();
     const nowMs = st.now();
-    for (const s of st.byRef.values()) {
+    for (const s of st.byRef) {
+      if (s === undefined) continue;
       s.lastSeg = seg;
       s.lastAppendMs = nowMs;
     }
@@ -156,7 +162,7 @@ export class AgentStorage implements Appendable {
       dir: st.walDir,
       segments: report.segments,
       records: report.records,
-      series: st.byRef.size,
+      series: st.activeSeries,
       duration_ms: Math.round(performance.now() - t0),
     });
     return st;
@@ -168,11 +174,10 @@ export class AgentStorage implements Appendable {
         case REC_SERIES:
           decodeSeriesRecord(rec, (ref, labels) => {
             if (ref >= this.nextRef) this.nextRef = ref + 1;
-            const existing = this.byRef.get(ref);
-            if (existing !== undefined) return;
+            if (this.byRef[ref] !== undefined) return;
             const s = newSeries(ref, labels, labelsKey(labels));
             s.logState = LogState.Durable;
-            this.byRef.set(ref, s);
+            this.setRef(s);
             // A label set re-created under a new ref (after collection) resolves to the newest ref.
             this.byKey.set(s.key, s);
           });
@@ -181,7 +186,7 @@ export class AgentStorage implements Appendable {
           const { refs, ts, vs } = decodeSamplesRecord(rec);
           let maxT = -Infinity;
           for (let i = 0; i < refs.length; i++) {
-            const s = this.byRef.get(refs[i]!);
+            const s = this.byRef[refs[i]!];
             const t = ts[i]!;
             if (t > maxT) maxT = t;
             if (s === undefined) {
@@ -215,7 +220,20 @@ export class AgentStorage implements Appendable {
 
   /** Number of active series. */
   seriesCount(): number {
-    return this.byRef.size;
+    return this.activeSeries;
+  }
+
+  private setRef(s: AgentSeries): void {
+    // Fill holes with undefined so the array stays packed (holey-to-dictionary needs a far larger gap).
+    while (this.byRef.length < s.ref) this.byRef.push(undefined);
+    if (this.byRef[s.ref] === undefined) this.activeSeries++;
+    this.byRef[s.ref] = s;
+  }
+
+  private unsetRef(ref: number): void {
+    if (this.byRef[ref] === undefined) return;
+    this.byRef[ref] = undefined;
+    this.activeSeries--;
   }
 
   /** End of what is durable in the WAL (the queues read up to here). */
@@ -252,7 +270,7 @@ export class AgentStorage implements Appendable {
 
   /** @internal the appender's view. */
   getByRef(ref: number): AgentSeries | undefined {
-    return this.byRef.get(ref);
+    return this.byRef[ref];
   }
 
   /** @internal Finds or creates the series for `labels` (not written to the WAL until a commit carries it). */
@@ -264,7 +282,7 @@ export class AgentStorage implements Appendable {
     if (problem !== null) throw new StorageError('invalid', `invalid series ${safeLabels(labels)}: ${problem}`);
     s = newSeries(this.nextRef++, Object.isFrozen(labels) ? labels : Object.freeze([...labels]), key);
     s.lastAppendMs = this.now();
-    this.byRef.set(s.ref, s);
+    this.setRef(s);
     this.byKey.set(key, s);
     this.stats.seriesCreated++;
     return s;
@@ -275,7 +293,7 @@ export class AgentStorage implements Appendable {
     s.deleted = false;
     s.logState = LogState.None; // its series record may be gone with the truncated segments
     this.deleted.delete(s.ref);
-    this.byRef.set(s.ref, s);
+    this.setRef(s);
     if (!this.byKey.has(s.key)) this.byKey.set(s.key, s);
   }
 
@@ -338,9 +356,9 @@ export class AgentStorage implements Appendable {
     }
     const idleBefore = this.now() - this.seriesIdleMs;
     let collected = 0;
-    for (const s of this.byRef.values()) {
-      if (s.inflight > 0 || s.lastSeg >= keepFrom || s.lastAppendMs > idleBefore || s.stagedTs > s.lastTs) continue;
-      this.byRef.delete(s.ref);
+    for (const s of this.byRef) {
+      if (s === undefined || s.inflight > 0 || s.lastSeg >= keepFrom || s.lastAppendMs > idleBefore || s.stagedTs > s.lastTs) continue;
+      this.unsetRef(s.ref);
       if (this.byKey.get(s.key) === s) this.byKey.delete(s.key);
       s.deleted = true;
       this.deleted.set(s.ref, s);
@@ -356,7 +374,7 @@ export class AgentStorage implements Appendable {
         deleted_segments: deletedSegments,
         checkpoint: cp,
         collected_series: collected,
-        active_series: this.byRef.size,
+        active_series: this.activeSeries,
         duration_ms: Math.round(performance.now() - t0),
       });
     }
@@ -373,7 +391,8 @@ export class AgentStorage implements Appendable {
       batch = [];
       await new Promise<void>((r) => setImmediate(r));
     };
-    for (const s of [...this.byRef.values()]) {
+    for (const s of this.byRef.slice()) {
+      if (s === undefined) continue;
       batch.push({ ref: s.ref, labels: s.labels });
       if (batch.length >= SERIES_PER_CHECKPOINT_RECORD) await flush();
     }
@@ -409,6 +428,7 @@ function newSeries(ref: number, labels: Labels, key: string): AgentSeries {
     lastAppendMs: 0,
     inflight: 0,
     deleted: false,
+    owner: null,
   };
 }
 
@@ -443,11 +463,37 @@ class AgentAppender implements Appender {
   private refs = new Uint32Array(INITIAL_CAPACITY);
   private ts = new Float64Array(INITIAL_CAPACITY);
   private vs = new Float64Array(INITIAL_CAPACITY);
+  /** The series of each staged sample, so that commit needs no lookup. */
+  private ser: AgentSeries[] = [];
   private n = 0;
-  private readonly touched = new Set<AgentSeries>();
+  /** Series this appender staged samples of, each once. */
+  private readonly touched: AgentSeries[] = [];
+  /**
+   * Touched series whose `owner` another appender has taken since (only when two open appenders stage
+   * the same series, which scrapes never do): membership must stay exact for the duplicate check.
+   */
+  private lost: Set<AgentSeries> | null = null;
   private done = false;
 
   constructor(private readonly st: AgentStorage) {}
+
+  private hasTouched(s: AgentSeries): boolean {
+    return s.owner === this || (this.lost !== null && this.lost.has(s));
+  }
+
+  private touch(s: AgentSeries): void {
+    if (this.hasTouched(s)) return;
+    const prev = s.owner;
+    if (prev !== null) (prev.lost ??= new Set()).add(s);
+    s.owner = this;
+    this.touched.push(s);
+  }
+
+  /** Ends this appender's ownership marks (commit or rollback). */
+  private release(): void {
+    for (const s of this.touched) if (s.owner === this) s.owner = null;
+    this.lost = null;
+  }
 
   append(ref: SeriesRef, labels: Labels, t: number, v: number): SeriesRef {
     if (this.done) throw new Error('appender already committed or rolled back');
@@ -460,7 +506,7 @@ class AgentAppender implements Appender {
       if (t < newest) throw new StorageError('out_of_order', `out of order sample for ${safeLabels(s.labels)} at ${t}: the series already has one at ${newest}`);
       if (!sameBits(v, newestV)) throw new StorageError('duplicate_timestamp', `duplicate sample for ${safeLabels(s.labels)} at ${t} with a different value`);
       // An identical sample is dropped, unless only another open appender staged it (it may roll back).
-      const stagedElsewhere = s.stagedTs > s.lastTs && !this.touched.has(s);
+      const stagedElsewhere = s.stagedTs > s.lastTs && !this.hasTouched(s);
       if (!stagedElsewhere) return s.ref;
     }
     s.stagedTs = t;
@@ -469,8 +515,9 @@ class AgentAppender implements Appender {
     this.refs[this.n] = s.ref;
     this.ts[this.n] = t;
     this.vs[this.n] = v;
+    this.ser[this.n] = s;
     this.n++;
-    this.touched.add(s);
+    this.touch(s);
     return s.ref;
   }
 
@@ -491,29 +538,34 @@ class AgentAppender implements Appender {
     if (this.done) throw new Error('appender already committed or rolled back');
     this.done = true;
     if (this.n === 0) return;
-    const touched = [...this.touched];
     try {
-      await this.st.writeCommit(touched, this.refs, this.ts, this.vs, this.n);
+      await this.st.writeCommit(this.touched, this.refs, this.ts, this.vs, this.n);
     } catch (err) {
       this.unstage();
+      this.release();
       throw err;
     }
+    this.release();
     // Committed: the ordering state moves forward (per series, the newest sample of this commit).
+    const ser = this.ser;
     for (let i = 0; i < this.n; i++) {
-      const s = this.st.getByRef(this.refs[i]!);
+      const s = ser[i]!;
       const t = this.ts[i]!;
-      if (s !== undefined && t >= s.lastTs) {
+      if (t >= s.lastTs) {
         s.lastTs = t;
         s.lastV = this.vs[i]!;
       }
     }
+    this.ser = [];
   }
 
   rollback(): void {
     if (this.done) return;
     this.done = true;
     this.unstage();
+    this.release();
     this.n = 0;
+    this.ser = [];
   }
 
   /** Forgets what this appender staged so that the same samples can be appended again. */

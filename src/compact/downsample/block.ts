@@ -9,27 +9,12 @@
  * read. What stays in memory is the source index and the new block's series list (labels and chunk
  * metas). The new block is built in `<ULID>.tmp-for-creation` and renamed into place when complete.
  */
-import { access, mkdir, open, rename, rm, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import {
-  ChunkSegmentWriter,
-  DEFAULT_SEGMENT_SIZE,
-  META_FILENAME,
-  META_VERSION,
-  TMP_SUFFIX,
-  encodeMeta,
-  encodeTombstones,
-  newUlid,
-  writeIndex,
-  type BlockMeta,
-  type ChunkMeta,
-  type IndexSeries,
-  type ThanosMeta,
-} from '../../tsdb/block/index.js';
+import { labelPairsText } from '../../model/labels.js';
+import { BlockDirWriter, META_VERSION, newUlid, type BlockMeta, type ChunkData, type ChunkMeta, type ThanosMeta } from '../../tsdb/block/index.js';
 import { ENCODING_AGGR, ENCODING_XOR, XorIterator } from '../../tsdb/chunkenc/index.js';
 import { nopLogger, type Logger } from '../../util/log.js';
 import { RES_5M, SampleBuffer, downsampleAggr, downsampleRaw, expandInto, type AggrChunkIn, type AggrChunkOut } from './aggregate.js';
-import { TOMBSTONES_FILE, openSource, type RawChunk, type SourceBlock } from './source.js';
+import { openSource, type SourceBlock } from './source.js';
 
 export interface DownsampleBlockOptions {
   logger?: Logger;
@@ -100,19 +85,11 @@ async function writeDownsampled(
   opts: DownsampleBlockOptions,
   logger: Logger,
 ): Promise<BlockMeta | null> {
-  await mkdir(outParentDir, { recursive: true });
-  const tmp = join(outParentDir, ulid + TMP_SUFFIX);
-  const final = join(outParentDir, ulid);
-  if (await exists(final)) throw new Error(`downsampleBlock: ${final} already exists`);
-  await rm(tmp, { recursive: true, force: true });
-  const chunksDir = join(tmp, 'chunks');
-  await mkdir(chunksDir, { recursive: true });
-  const cw = new ChunkSegmentWriter(chunksDir, opts.segmentSize ?? DEFAULT_SEGMENT_SIZE);
+  const w = await BlockDirWriter.create(outParentDir, ulid, { who: 'downsampleBlock', segmentSize: opts.segmentSize });
   const blockUlid = src.meta.ulid;
   const sliceMs = opts.sliceMs ?? 20;
   let ok = false;
   try {
-    const series: IndexSeries[] = [];
     let numSamples = 0;
     let numChunks = 0;
     let skippedHistogram = 0;
@@ -130,7 +107,7 @@ async function writeDownsampled(
       opts.signal?.throwIfAborted();
       const id = ids[k]!;
       const entry = src.index.series(id);
-      const what = `block ${blockUlid} series ${id} ${labelsText(entry.labels)}`;
+      const what = `block ${blockUlid} series ${id} ${labelPairsText(entry.labels)}`;
       if (entry.chunks.length === 0) continue;
       for (let i = 1; i < entry.chunks.length; i++) {
         if (entry.chunks[i - 1]!.maxT >= entry.chunks[i]!.minT) {
@@ -154,46 +131,33 @@ async function writeDownsampled(
         throw msg.startsWith(what) ? err : new Error(`${what}: ${msg}`, { cause: err });
       }
       if (out.length === 0) continue;
-      const refs = await cw.writeSeries(out.map((c) => ({ encoding: ENCODING_AGGR, bytes: c.bytes })));
-      const metas: ChunkMeta[] = out.map((c, i) => ({ minT: c.minT, maxT: c.maxT, ref: refs[i]! }));
-      series.push({ labels: entry.labels, chunks: metas });
+      await w.addSeries(entry.labels, out.map((c) => ({ minT: c.minT, maxT: c.maxT, bytes: c.bytes, encoding: ENCODING_AGGR })));
       numChunks += out.length;
       for (const c of out) numSamples += c.numSamples;
     }
     if (skippedHistogram > 0) {
       logger.warn('native histogram chunks are not downsampled; left out of the downsampled block', { block: blockUlid, chunks: skippedHistogram });
     }
-    await cw.close();
-    if (series.length === 0) return null;
-    await syncDir(chunksDir);
-    await writeIndex(join(tmp, 'index'), series);
-    await writeSynced(join(tmp, TOMBSTONES_FILE), encodeTombstones());
-    const segmentFiles = (await readdir(chunksDir)).filter((n) => /^\d+$/.test(n)).sort();
+    if (w.numSeries === 0) return null;
     const meta: BlockMeta = {
       ulid,
       minTime: src.meta.minTime,
       maxTime: src.meta.maxTime,
-      stats: { numSamples, numSeries: series.length, numChunks },
+      stats: { numSamples, numSeries: w.numSeries, numChunks },
       compaction: structuredClone(src.meta.compaction),
       version: META_VERSION,
-      thanos: downsampledThanos(src.meta.thanos, res, segmentFiles),
+      thanos: downsampledThanos(src.meta.thanos, res, w.segmentFiles()),
     };
-    await writeSynced(join(tmp, META_FILENAME), new TextEncoder().encode(encodeMeta(meta)));
-    await syncDir(tmp);
-    await rename(tmp, final);
-    await syncDir(outParentDir);
+    await w.commit(meta);
     ok = true;
     return meta;
   } finally {
-    if (!ok) {
-      await cw.abort();
-      await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-    }
+    if (!ok) await w.abort();
   }
 }
 
 /** A raw series' samples into `buf`; returns how many non-float chunks were skipped. */
-function expandRaw(raw: readonly RawChunk[], buf: SampleBuffer, what: string): number {
+function expandRaw(raw: readonly ChunkData[], buf: SampleBuffer, what: string): number {
   buf.clear();
   let skipped = 0;
   for (let i = 0; i < raw.length; i++) {
@@ -214,7 +178,7 @@ function expandRaw(raw: readonly RawChunk[], buf: SampleBuffer, what: string): n
  * The input chunks of an already downsampled series. Raw XOR chunks found there (Thanos has written
  * such blocks) are first aggregated to 5m, as Thanos does; empty ones are skipped.
  */
-function aggrInputs(raw: readonly RawChunk[], metas: readonly ChunkMeta[], what: string, buf: SampleBuffer, logger: Logger): AggrChunkIn[] {
+function aggrInputs(raw: readonly ChunkData[], metas: readonly ChunkMeta[], what: string, buf: SampleBuffer, logger: Logger): AggrChunkIn[] {
   const out: AggrChunkIn[] = [];
   for (let i = 0; i < raw.length; i++) {
     const c = raw[i]!;
@@ -263,38 +227,4 @@ function downsampledThanos(src: ThanosMeta | undefined, res: number, segmentFile
   if (segmentFiles.length > 0) out.segment_files = segmentFiles;
   for (const [k, v] of Object.entries(src ?? {})) if (!SOURCE_FILE_KEYS.has(k)) out[k] = structuredClone(v);
   return out;
-}
-
-function labelsText(ls: readonly string[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
-  return `{${parts.join(', ')}}`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function writeSynced(path: string, data: Uint8Array): Promise<void> {
-  const fh = await open(path, 'wx');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

@@ -5,35 +5,29 @@
  */
 import { open, readFile, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32c } from '../../codec/crc32c.js';
 import { readUvarint } from '../../codec/varint.js';
 import {
   BlockFormatError,
   IndexReader,
   META_FILENAME,
+  SEGMENT_HEADER_SIZE,
+  TOMBSTONES_FILENAME,
+  checkSegmentHeader,
+  decodeChunkRecord,
   decodeMeta,
   decodeTombstones,
   segmentFileName,
   unpackChunkRef,
   type BlockMeta,
+  type ChunkData,
   type ChunkMeta,
   type Tombstones,
 } from '../../tsdb/block/index.js';
 
-/** Prometheus's tombstones file name (tsdb/tombstones). */
-export const TOMBSTONES_FILE = 'tombstones';
-
-const SEGMENT_HEADER_SIZE = 8;
-const CHUNKS_MAGIC = 0x85bd40dd;
 /** Bytes read past a series' last chunk start in the first attempt: most chunks fit. */
 const TAIL_GUESS = 1024;
 /** Largest stretch of a segment read in one go for one series. */
 const MAX_SPAN = 8 * 1024 * 1024;
-
-export interface RawChunk {
-  encoding: number;
-  bytes: Uint8Array;
-}
 
 interface Segment {
   path: string;
@@ -64,10 +58,7 @@ export class SegmentFiles {
         seg.size = (await fh.stat()).size;
         const head = new Uint8Array(SEGMENT_HEADER_SIZE);
         const { bytesRead } = await fh.read(head, 0, SEGMENT_HEADER_SIZE, 0);
-        if (bytesRead < SEGMENT_HEADER_SIZE) throw new BlockFormatError(path, 0, `segment header: file has only ${bytesRead} bytes`);
-        const magic = new DataView(head.buffer).getUint32(0);
-        if (magic !== CHUNKS_MAGIC) throw new BlockFormatError(path, 0, `bad magic 0x${magic.toString(16)} (want 0x85bd40dd)`);
-        if (head[4] !== 1) throw new BlockFormatError(path, 4, `unsupported chunks format version ${head[4]}`);
+        checkSegmentHeader(head.subarray(0, bytesRead), path);
       }
     } catch (err) {
       await Promise.all(segments.map((s) => s.fh.close().catch(() => undefined)));
@@ -81,7 +72,7 @@ export class SegmentFiles {
   }
 
   /** The chunks at `metas`' references (CRC-checked), in the order given. */
-  async read(metas: readonly ChunkMeta[]): Promise<RawChunk[]> {
+  async read(metas: readonly ChunkMeta[]): Promise<ChunkData[]> {
     // One read per segment, spanning from the first chunk to the end of the last.
     const spans = new Map<number, { lo: number; hi: number }>();
     for (const m of metas) {
@@ -96,7 +87,7 @@ export class SegmentFiles {
     // A series' chunks lie together in files Prometheus or Argus wrote; if they are scattered, read them
     // one by one rather than everything between them.
     if ([...spans.values()].some((s) => s.hi - s.lo > MAX_SPAN)) {
-      const out: RawChunk[] = [];
+      const out: ChunkData[] = [];
       for (const m of metas) {
         const { segment, offset } = unpackChunkRef(m.ref);
         const { at, buf } = await this.readSpan(segment, offset, offset);
@@ -150,19 +141,9 @@ export class SegmentFiles {
   }
 
   /** The record at `p` in `buf`, which holds the segment's bytes from file offset `at`. */
-  private parse(segment: number, buf: Uint8Array, at: number, p: number): RawChunk {
+  private parse(segment: number, buf: Uint8Array, at: number, p: number): ChunkData {
     const seg = this.segments[segment]!;
-    const fileOffset = at + p;
-    const [len, q] = readUvarint(buf, p, Math.min(buf.length, p + 5));
-    if (q < 0) throw new BlockFormatError(seg.path, fileOffset, 'chunk length: bad varint');
-    const dataEnd = q + 1 + len;
-    if (dataEnd + 4 > buf.length) throw new BlockFormatError(seg.path, fileOffset, `chunk of ${len} bytes runs past the end of the segment`);
-    const want = ((buf[dataEnd]! << 24) | (buf[dataEnd + 1]! << 16) | (buf[dataEnd + 2]! << 8) | buf[dataEnd + 3]!) >>> 0;
-    const got = crc32c(buf, 0, q, dataEnd);
-    if (want !== got) {
-      throw new BlockFormatError(seg.path, fileOffset, `chunk checksum mismatch (stored ${want.toString(16)}, computed ${got.toString(16)})`);
-    }
-    return { encoding: buf[q]!, bytes: buf.subarray(q + 1, dataEnd) };
+    return decodeChunkRecord(buf, p, seg.path, at + p, seg.size);
   }
 }
 
@@ -192,7 +173,7 @@ export async function openSource(dir: string): Promise<SourceBlock> {
   }
   const index = IndexReader.parse(indexBytes, indexPath);
   let tombstones: Tombstones = new Map();
-  const tsPath = join(dir, TOMBSTONES_FILE);
+  const tsPath = join(dir, TOMBSTONES_FILENAME);
   try {
     tombstones = decodeTombstones(new Uint8Array(await readFile(tsPath)), tsPath);
   } catch (err) {

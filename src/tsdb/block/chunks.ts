@@ -197,24 +197,32 @@ export class ChunkReader {
     if (offset < SEGMENT_HEADER_SIZE || offset >= seg.length) {
       throw new BlockFormatError(file, offset, `chunk ref points outside the segment (${seg.length} bytes)`);
     }
-    const [len, p] = readUvarint(seg, offset, Math.min(seg.length, offset + MAX_LEN_FIELD));
-    if (p < 0) throw new BlockFormatError(file, offset, 'chunk length: bad varint');
-    const encAt = p;
-    const end = encAt + 1 + len + 4;
-    if (end > seg.length) {
-      throw new BlockFormatError(file, offset, `chunk of ${len} bytes runs past the end of the segment (${seg.length} bytes)`);
-    }
-    const dataEnd = end - 4;
-    const want = ((seg[dataEnd]! << 24) | (seg[dataEnd + 1]! << 16) | (seg[dataEnd + 2]! << 8) | seg[dataEnd + 3]!) >>> 0;
-    const got = crc32c(seg, 0, encAt, dataEnd);
-    if (want !== got) {
-      throw new BlockFormatError(file, offset, `chunk checksum mismatch (stored ${want.toString(16)}, computed ${got.toString(16)})`);
-    }
-    return { encoding: seg[encAt]!, bytes: seg.subarray(encAt + 1, dataEnd) };
+    return decodeChunkRecord(seg, offset, file, offset, seg.length);
   }
 }
 
-function checkSegmentHeader(buf: Uint8Array, file: string): void {
+/**
+ * The chunk record at `p` in `buf`, which holds a segment file or a stretch of it from the record on:
+ * `uvarint len | encoding | data | CRC-32C`, bounds and CRC checked. Errors name `file` and `fileOffset`
+ * (the record's offset in the file); `segmentSize` is the file's size. The data is a view into `buf`.
+ */
+export function decodeChunkRecord(buf: Uint8Array, p: number, file: string, fileOffset: number, segmentSize: number): ChunkData {
+  const [len, encAt] = readUvarint(buf, p, Math.min(buf.length, p + MAX_LEN_FIELD));
+  if (encAt < 0) throw new BlockFormatError(file, fileOffset, 'chunk length: bad varint');
+  const dataEnd = encAt + 1 + len;
+  if (dataEnd + 4 > buf.length) {
+    throw new BlockFormatError(file, fileOffset, `chunk of ${len} bytes runs past the end of the segment (${segmentSize} bytes)`);
+  }
+  const want = ((buf[dataEnd]! << 24) | (buf[dataEnd + 1]! << 16) | (buf[dataEnd + 2]! << 8) | buf[dataEnd + 3]!) >>> 0;
+  const got = crc32c(buf, 0, encAt, dataEnd);
+  if (want !== got) {
+    throw new BlockFormatError(file, fileOffset, `chunk checksum mismatch (stored ${want.toString(16)}, computed ${got.toString(16)})`);
+  }
+  return { encoding: buf[encAt]!, bytes: buf.subarray(encAt + 1, dataEnd) };
+}
+
+/** Checks a segment file's first bytes (`buf` may hold just those); errors name `file`. */
+export function checkSegmentHeader(buf: Uint8Array, file: string): void {
   if (buf.length < SEGMENT_HEADER_SIZE) throw new BlockFormatError(file, 0, `segment header: file has only ${buf.length} bytes`);
   const magic = ((buf[0]! << 24) | (buf[1]! << 16) | (buf[2]! << 8) | buf[3]!) >>> 0;
   if (magic !== CHUNKS_MAGIC) throw new BlockFormatError(file, 0, `bad magic 0x${magic.toString(16)} (want 0x85bd40dd)`);

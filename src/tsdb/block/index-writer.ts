@@ -13,7 +13,7 @@
  * because Prometheus writes them.
  */
 import { open } from 'node:fs/promises';
-import type { Labels } from '../../model/labels.js';
+import { labelPairsText, type Labels } from '../../model/labels.js';
 import { PostingList } from '../head/postings.js';
 import { ByteWriter, FileSink, compareUtf8, utf8 } from './encoding.js';
 
@@ -94,7 +94,7 @@ export async function writeIndex(path: string, series: readonly IndexSeries[]): 
     const body = new ByteWriter(256);
     for (const s of series) {
       await out.pad(16);
-      if (out.pos > MAX_SERIES_OFFSET) throw new Error(`index: series section exceeds 64 GiB at ${labelsText(s.labels)}`);
+      if (out.pos > MAX_SERIES_OFFSET) throw new Error(`index: series section exceeds 64 GiB at ${labelPairsText(s.labels)}`);
       const id = out.pos / 16;
       all.add(id);
       body.reset();
@@ -233,10 +233,4 @@ function patchBe32(b: Uint8Array, at: number, v: number): void {
   b[at + 1] = v >>> 16;
   b[at + 2] = v >>> 8;
   b[at + 3] = v;
-}
-
-function labelsText(ls: Labels): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
-  return `{${parts.join(', ')}}`;
 }

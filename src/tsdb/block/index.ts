@@ -3,13 +3,22 @@
  * chunks into a block directory, `openBlock` reads one (ours or Prometheus's) and answers through the
  * same `Querier` seam as the head.
  */
-export { writeBlock, writeBlockStream, TMP_SUFFIX, type WriteBlockOptions, type BlockSeriesInput, type BlockChunkInput } from './writer.js';
+export {
+  writeBlock,
+  writeBlockStream,
+  BlockDirWriter,
+  TMP_SUFFIX,
+  type WriteBlockOptions,
+  type BlockSeriesInput,
+  type BlockChunkInput,
+} from './writer.js';
 export { openBlock, Block, type SelectedSeries } from './block.js';
 export {
   META_FILENAME,
   META_VERSION,
   encodeMeta,
   decodeMeta,
+  parseJsonObject,
   type BlockMeta,
   type BlockStats,
   type BlockCompaction,
@@ -22,11 +31,14 @@ export {
   ChunkReader,
   ChunkSegmentWriter,
   DEFAULT_SEGMENT_SIZE,
+  SEGMENT_HEADER_SIZE,
+  checkSegmentHeader,
+  decodeChunkRecord,
   chunkRef,
   unpackChunkRef,
   segmentFileName,
   type ChunkData,
 } from './chunks.js';
-export { encodeTombstones, decodeTombstones, type Tombstones } from './tombstones.js';
+export { TOMBSTONES_FILENAME, encodeTombstones, decodeTombstones, type Tombstones } from './tombstones.js';
 export { BlockFormatError, compareUtf8, compareLabelsUtf8 } from './encoding.js';
 export { newUlid, parseUlid, isUlid, ulidTime, encodeUlid } from './ulid.js';

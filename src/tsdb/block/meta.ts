@@ -79,8 +79,8 @@ export function encodeMeta(meta: BlockMeta): string {
   return JSON.stringify(out, null, '\t');
 }
 
-/** Parses and validates `meta.json` text; errors name `file`. */
-export function decodeMeta(text: string, file = META_FILENAME): BlockMeta {
+/** Parses JSON text that must be an object (meta.json, thanos.shipper.json); errors name `file`. */
+export function parseJsonObject(text: string, file: string): Record<string, unknown> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -88,7 +88,12 @@ export function decodeMeta(text: string, file = META_FILENAME): BlockMeta {
     throw new Error(`${file}: not valid JSON: ${(err as Error).message}`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file}: not a JSON object`);
-  const m = raw as Record<string, unknown>;
+  return raw as Record<string, unknown>;
+}
+
+/** Parses and validates `meta.json` text; errors name `file`. */
+export function decodeMeta(text: string, file = META_FILENAME): BlockMeta {
+  const m = parseJsonObject(text, file);
   const bad = (what: string): never => {
     throw new Error(`${file}: ${what}`);
   };

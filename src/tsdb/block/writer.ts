@@ -6,9 +6,10 @@
  */
 import { access, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Labels } from '../../model/labels.js';
+import { labelPairsText, type Labels } from '../../model/labels.js';
+import { syncDir } from '../../util/fs.js';
 import { ENCODING_XOR } from '../chunkenc/index.js';
-import { ChunkSegmentWriter, DEFAULT_SEGMENT_SIZE, type ChunkData } from './chunks.js';
+import { ChunkSegmentWriter, DEFAULT_SEGMENT_SIZE, segmentFileName, type ChunkData } from './chunks.js';
 import { compareLabelsUtf8, compareUtf8 } from './encoding.js';
 import { writeIndex, type ChunkMeta, type IndexSeries } from './index-writer.js';
 import { META_FILENAME, META_VERSION, encodeMeta, type BlockCompaction, type BlockMeta, type ThanosMeta } from './meta.js';
@@ -81,8 +82,8 @@ export async function writeBlockStream(
       if (p === null) continue;
       if (prev !== null) {
         const c = compareLabelsUtf8(prev, p.labels);
-        if (c === 0) throw new Error(`writeBlock: series ${labelsText(p.labels)} appears twice`);
-        if (c > 0) throw new Error(`writeBlock: series ${labelsText(p.labels)} arrives after ${labelsText(prev)} (input must be in index order)`);
+        if (c === 0) throw new Error(`writeBlock: series ${labelPairsText(p.labels)} appears twice`);
+        if (c > 0) throw new Error(`writeBlock: series ${labelPairsText(p.labels)} arrives after ${labelPairsText(prev)} (input must be in index order)`);
       }
       prev = p.labels;
       yield p;
@@ -117,39 +118,88 @@ async function writeSorted(
   let numSamples = 0;
   let numChunks = 0;
 
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, ulid + TMP_SUFFIX);
-  const final = join(dir, ulid);
-  if (await exists(final)) throw new Error(`writeBlock: ${final} already exists`);
-  await rm(tmp, { recursive: true, force: true });
-  const chunksDir = join(tmp, 'chunks');
-  await mkdir(chunksDir, { recursive: true });
-  const cw = new ChunkSegmentWriter(chunksDir, opts.segmentSize ?? DEFAULT_SEGMENT_SIZE);
+  const w = await BlockDirWriter.create(dir, ulid, { who: 'writeBlock', segmentSize: opts.segmentSize });
   try {
-    const indexSeries: IndexSeries[] = [];
     for await (const s of series) {
-      const data: ChunkData[] = s.chunks.map((c) => ({ encoding: c.encoding ?? ENCODING_XOR, bytes: c.bytes }));
-      const refs = await cw.writeSeries(data);
-      const metas: ChunkMeta[] = s.chunks.map((c, j) => ({ minT: c.minT, maxT: c.maxT, ref: refs[j]! }));
-      indexSeries.push({ labels: s.labels, chunks: metas });
+      await w.addSeries(s.labels, s.chunks);
       numChunks += s.chunks.length;
       for (const c of s.chunks) numSamples += (c.bytes[0]! << 8) | c.bytes[1]!;
     }
-    meta.stats = { numSamples, numSeries: indexSeries.length, numChunks };
-    await cw.close();
-    await syncDir(chunksDir);
-    await writeIndex(join(tmp, 'index'), indexSeries);
-    await writeSynced(join(tmp, TOMBSTONES_FILENAME), encodeTombstones());
-    await writeSynced(join(tmp, META_FILENAME), new TextEncoder().encode(encodeMeta(meta)));
-    await syncDir(tmp);
-    await rename(tmp, final);
-    await syncDir(dir);
+    meta.stats = { numSamples, numSeries: w.numSeries, numChunks };
+    await w.commit(meta);
   } catch (err) {
-    await cw.abort();
-    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    await w.abort();
     throw err;
   }
   return meta;
+}
+
+/**
+ * The steps every new block directory goes through, whoever fills it (head compaction, bucket
+ * compaction, downsampling): chunk segments are written into `<dir>/<ULID>.tmp-for-creation/` as series
+ * arrive in index order, while only their labels and chunk metas stay in memory; `commit` adds the index,
+ * an empty tombstones file and meta.json, fsyncs, and renames the directory into place, so a crash leaves
+ * no block or a complete one. After a failure the caller calls `abort`, which removes the partial block.
+ */
+export class BlockDirWriter {
+  private readonly series: IndexSeries[] = [];
+
+  private constructor(
+    private readonly dir: string,
+    readonly ulid: string,
+    private readonly tmp: string,
+    private readonly cw: ChunkSegmentWriter,
+  ) {}
+
+  /** `who` names the caller in errors (`writeBlock: <dir> already exists`). */
+  static async create(dir: string, ulid: string, opts: { who: string; segmentSize?: number | undefined }): Promise<BlockDirWriter> {
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, ulid + TMP_SUFFIX);
+    const final = join(dir, ulid);
+    if (await exists(final)) throw new Error(`${opts.who}: ${final} already exists`);
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(join(tmp, 'chunks'), { recursive: true });
+    return new BlockDirWriter(dir, ulid, tmp, new ChunkSegmentWriter(join(tmp, 'chunks'), opts.segmentSize ?? DEFAULT_SEGMENT_SIZE));
+  }
+
+  /** Series added so far. */
+  get numSeries(): number {
+    return this.series.length;
+  }
+
+  /** Names of the segment files written so far (`000001`, …), for `thanos.segment_files`. */
+  segmentFiles(): string[] {
+    return Array.from({ length: this.cw.segments }, (_, i) => segmentFileName(i));
+  }
+
+  /**
+   * Writes one series' chunks (encoding default XOR) to the segments and keeps its labels and chunk
+   * metas for the index. Series must come in index order and with labels in UTF-8 name order.
+   */
+  async addSeries(labels: Labels, chunks: readonly BlockChunkInput[]): Promise<void> {
+    const data: ChunkData[] = chunks.map((c) => ({ encoding: c.encoding ?? ENCODING_XOR, bytes: c.bytes }));
+    const refs = await this.cw.writeSeries(data);
+    const metas: ChunkMeta[] = chunks.map((c, j) => ({ minT: c.minT, maxT: c.maxT, ref: refs[j]! }));
+    this.series.push({ labels, chunks: metas });
+  }
+
+  /** Writes the index, tombstones and `meta` as given, and moves the block into place. */
+  async commit(meta: BlockMeta): Promise<void> {
+    await this.cw.close();
+    await syncDir(join(this.tmp, 'chunks'));
+    await writeIndex(join(this.tmp, 'index'), this.series);
+    await writeSynced(join(this.tmp, TOMBSTONES_FILENAME), encodeTombstones());
+    await writeSynced(join(this.tmp, META_FILENAME), new TextEncoder().encode(encodeMeta(meta)));
+    await syncDir(this.tmp);
+    await rename(this.tmp, join(this.dir, this.ulid));
+    await syncDir(this.dir);
+  }
+
+  /** Closes what is open and removes the temporary directory (errors of the removal are ignored). */
+  async abort(): Promise<void> {
+    await this.cw.abort();
+    await rm(this.tmp, { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -179,7 +229,7 @@ function prepare(input: Iterable<BlockSeriesInput>, minT: number, maxT: number):
   out.sort((a, b) => compareLabelsUtf8(a.labels, b.labels));
   for (let i = 1; i < out.length; i++) {
     if (compareLabelsUtf8(out[i - 1]!.labels, out[i]!.labels) === 0) {
-      throw new Error(`writeBlock: series ${labelsText(out[i]!.labels)} appears twice`);
+      throw new Error(`writeBlock: series ${labelPairsText(out[i]!.labels)} appears twice`);
     }
   }
   return out;
@@ -189,7 +239,7 @@ function prepare(input: Iterable<BlockSeriesInput>, minT: number, maxT: number):
 function checkSeries(s: BlockSeriesInput, minT: number, maxT: number): PreparedSeries | null {
   if (s.chunks.length === 0) return null;
   const labels = utf8Ordered(s.labels);
-  const where = (): string => labelsText(labels);
+  const where = (): string => labelPairsText(labels);
   if (labels.length === 0) throw new Error('writeBlock: a series has no labels');
   for (let i = 0; i < labels.length; i += 2) {
     if (labels[i] === '') throw new Error(`writeBlock: empty label name in ${where()}`);
@@ -226,25 +276,10 @@ function utf8Ordered(ls: Labels): Labels {
   return ls;
 }
 
-function labelsText(ls: Labels): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ls.length; i += 2) parts.push(`${ls[i]}=${JSON.stringify(ls[i + 1])}`);
-  return `{${parts.join(', ')}}`;
-}
-
 async function writeSynced(path: string, data: Uint8Array): Promise<void> {
   const fh = await open(path, 'wx');
   try {
     await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
     await fh.sync();
   } finally {
     await fh.close();

@@ -5,14 +5,12 @@
  * interleave out of order.
  */
 import type { Labels } from '../../model/labels.js';
+import { sameBits } from '../../model/value.js';
 import type { Appender, SeriesRef } from '../../storage/interface.js';
 import { StorageError } from '../../storage/errors.js';
 import { encodeSamplesRecord, encodeSeriesRecord } from '../wal/records.js';
 import type { Head } from './head.js';
 import { Appendable as Check, type MemSeries } from './series.js';
-
-const bitsF = new Float64Array(2);
-const bitsU = new Uint32Array(bitsF.buffer);
 
 export class HeadAppender implements Appender {
   private readonly head: Head;
@@ -57,10 +55,8 @@ export class HeadAppender implements Appender {
       s.stagedT = t;
       s.stagedV = v;
     } else if (t === s.stagedT && t > s.maxT) {
-      bitsF[0] = v;
-      bitsF[1] = s.stagedV;
       // Another request staged the same sample (a retry): stage it again, the WAL and memory dedup it.
-      c = bitsU[0] === bitsU[2] && bitsU[1] === bitsU[3] ? Check.InOrder : Check.DuplicateTimestamp;
+      c = sameBits(v, s.stagedV) ? Check.InOrder : Check.DuplicateTimestamp;
     } else {
       c = s.check(t, v, Math.max(s.maxT, s.stagedT), this.head.opts.outOfOrderWindowMs);
     }

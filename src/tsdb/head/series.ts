@@ -3,6 +3,7 @@
  * head chunk, and a small sorted buffer for out-of-order samples inside the configured window.
  */
 import type { Labels } from '../../model/labels.js';
+import { sameBits } from '../../model/value.js';
 import { XorChunk, type XorAppender } from '../chunkenc/index.js';
 
 /** Prometheus cuts head chunks at 120 samples: the sweet spot of XOR compression vs. decode cost. */
@@ -44,15 +45,6 @@ export const enum Appendable {
   OutOfOrder = 3,
   TooOld = 4,
   DuplicateTimestamp = 5,
-}
-
-const bitsF = new Float64Array(2);
-const bitsU = new Uint32Array(bitsF.buffer);
-
-function sameBits(a: number, b: number): boolean {
-  bitsF[0] = a;
-  bitsF[1] = b;
-  return bitsU[0] === bitsU[2] && bitsU[1] === bitsU[3];
 }
 
 /** Out-of-order samples, kept sorted by time. */

@@ -3,7 +3,13 @@
  *
  * Durability contract (DESIGN §6): `log()` resolves only after the record is written AND fdatasync'ed.
  * Concurrent callers share one fsync (group commit): records that arrive while a flush is in flight are
- * written together by the next flush. Replay stops at the first torn or corrupt record, truncates the
+ * written together by the next flush.
+ *
+ * Sync policy `syncIntervalMs > 0` (the agent's choice, as Prometheus's agent): `log()` resolves once the
+ * record is written (in the page cache, so it survives a process crash or kill -9), and an fdatasync runs
+ * at most every `syncIntervalMs`, at segment end and at close. A power loss can then lose up to that much
+ * of the log's tail; replay cuts a torn tail as usual. Readers still only ever see whole records: the
+ * committed position moves only after a record's write() has returned in full. Replay stops at the first torn or corrupt record, truncates the
  * segment there, removes later segments, and reports what it cut — never fatal.
  *
  * Record framing: u32 LE payload length, u32 LE CRC-32 (IEEE, zlib) of the payload, payload.
@@ -26,6 +32,11 @@ export interface WalOptions {
   segmentBytes?: number;
   /** Skip fdatasync (tests of non-durable paths only; never in production). */
   noSync?: boolean;
+  /**
+   * 0 (default): fdatasync before `log()` resolves. > 0: `log()` resolves after the write, and the data is
+   * fdatasync'ed at most this many milliseconds later (and at rotation and close).
+   */
+  syncIntervalMs?: number;
 }
 
 export interface ReplayReport {
@@ -59,6 +70,11 @@ export class Wal {
   readonly dir: string;
   private readonly segmentBytes: number;
   private readonly noSync: boolean;
+  private readonly syncIntervalMs: number;
+  private syncTimer: NodeJS.Timeout | null = null;
+  /** Bytes written to the current segment since its last fdatasync (periodic sync policy). */
+  private unsynced = 0;
+  private syncRequested = false;
   private fh: FileHandle | null = null;
   private segment = 0;
   private size = 0;
@@ -73,7 +89,7 @@ export class Wal {
   private pendingMaxT = -Infinity;
   /** Segments <= this are covered by the checkpoint (-1: no checkpoint). */
   private checkpointed = -1;
-  /** Everything before this position is written and fsynced (readers that tail the log stop here). */
+  /** Everything before this position is written in full, and fsynced unless the sync is periodic (readers stop here). */
   private committedPos: WalPosition = { segment: 0, offset: 0 };
   /** Counters for self-monitoring. */
   fsyncs = 0;
@@ -84,6 +100,9 @@ export class Wal {
     this.dir = dir;
     this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.noSync = opts.noSync ?? false;
+    const every = opts.syncIntervalMs ?? 0;
+    if (!(every >= 0) || !Number.isFinite(every)) throw new RangeError(`WAL ${dir}: syncIntervalMs must be a finite number >= 0, got ${every}`);
+    this.syncIntervalMs = every;
   }
 
   /**
@@ -96,6 +115,10 @@ export class Wal {
     await wal.replayCheckpoint(onRecord);
     const report = await wal.replay(onRecord);
     await wal.openSegment(wal.segment, true);
+    if (wal.syncIntervalMs > 0 && !wal.noSync) {
+      wal.syncTimer = setInterval(() => wal.requestSync(), wal.syncIntervalMs);
+      wal.syncTimer.unref();
+    }
     return { wal, report };
   }
 
@@ -212,7 +235,7 @@ export class Wal {
     return out;
   }
 
-  /** Appends record payloads (whose newest sample time is `maxT`); resolves when they are on disk and fsynced. */
+  /** Appends record payloads (whose newest sample time is `maxT`); resolves when they are written and (per the sync policy) fsynced. */
   log(payloads: Uint8Array[], maxT = -Infinity): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`WAL ${this.dir} is closed`));
     if (maxT > this.pendingMaxT) this.pendingMaxT = maxT;
@@ -229,12 +252,14 @@ export class Wal {
   private async flushLoop(): Promise<void> {
     this.flushing = true;
     try {
-      while (this.pending.length > 0 || this.rollRequested) {
+      while (this.pending.length > 0 || this.rollRequested || this.syncRequested) {
         const bufs = this.pending;
         const bytes = this.pendingBytes;
         const waiters = this.waiters;
         const maxT = this.pendingMaxT;
         const roll = this.rollRequested;
+        const syncNow = this.syncRequested;
+        this.syncRequested = false;
         this.pending = [];
         this.pendingBytes = 0;
         this.pendingMaxT = -Infinity;
@@ -243,16 +268,15 @@ export class Wal {
         try {
           if (this.size > 0 && (roll || this.size + bytes > this.segmentBytes)) await this.rotate();
           if (bytes === 0) {
+            if (syncNow && this.unsynced > 0) await this.syncSegment();
             for (const w of waiters) w.resolve();
             continue;
           }
           // Recorded before the write: a segment's max may overstate, never understate (that would lose data).
           this.segMaxT.set(this.segment, Math.max(this.segMaxT.get(this.segment) ?? -Infinity, maxT));
           await this.writeAll(Buffer.concat(bufs, bytes));
-          const t0 = performance.now();
-          if (!this.noSync) await this.fh!.datasync();
-          this.lastFsyncMs = performance.now() - t0;
-          this.fsyncs++;
+          this.unsynced += bytes;
+          if (this.syncIntervalMs === 0 || syncNow) await this.syncSegment();
           this.committedPos = { segment: this.segment, offset: this.size };
           for (const w of waiters) w.resolve();
         } catch (err) {
@@ -282,8 +306,25 @@ export class Wal {
     }
   }
 
+  /** fdatasync of the current segment (counted and timed for self-monitoring). */
+  private async syncSegment(): Promise<void> {
+    const t0 = performance.now();
+    if (!this.noSync) await this.fh!.datasync();
+    this.lastFsyncMs = performance.now() - t0;
+    this.fsyncs++;
+    this.unsynced = 0;
+  }
+
+  /** Periodic policy: asks the flush loop (which owns the file handle) for an fdatasync if anything is unsynced. */
+  private requestSync(): void {
+    if (this.closed || this.unsynced === 0) return;
+    this.syncRequested = true;
+    if (!this.flushing) void this.flushLoop();
+  }
+
   private async rotate(): Promise<void> {
     if (!this.noSync) await this.fh!.datasync();
+    this.unsynced = 0;
     await this.fh!.close();
     await this.openSegment(this.segment + 1, false);
   }
@@ -292,7 +333,7 @@ export class Wal {
     return this.segment;
   }
 
-  /** The end of what is durable: segments before `segment` are complete, `segment` is durable up to `offset`. */
+  /** The end of what is written: segments before `segment` are complete, `segment` holds whole records up to `offset`. */
   committedPosition(): WalPosition {
     return this.committedPos;
   }
@@ -367,6 +408,10 @@ export class Wal {
         if (!this.flushing) void this.flushLoop();
       });
     }
+    if (this.syncTimer !== null) clearInterval(this.syncTimer);
+    // Periodic policy: what the last interval wrote is made durable before the file is closed.
+    if (this.unsynced > 0 && this.fh !== null && !this.noSync) await this.fh.datasync().catch(() => undefined);
+    this.unsynced = 0;
     this.closed = true;
     await this.fh?.close();
     this.fh = null;
