@@ -11,7 +11,7 @@ export {
   MetricType,
 } from './remote-write.js';
 export type { DecodedWrite, WriteMetadata } from './remote-write.js';
-export { encodeWriteV1, encodeWriteV2, encodeLabelsV1, sampleFieldSizeV1, writeSampleV1At, type WriteSeries, type WriteSeriesV2 } from './remote-write-encode.js';
+export { encodeWriteV1, encodeWriteV2, encodeLabelsV1, sampleFieldSizeV1, writeSampleV1At, writeSampleV1WithTs, SampleTimestampV1, type WriteSeries, type WriteSeriesV2 } from './remote-write-encode.js';
 export {
   decodeReadRequest,
   encodeReadRequest,

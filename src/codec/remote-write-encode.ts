@@ -290,3 +290,52 @@ export function writeSampleV1At(b: Uint8Array, p: number, t: number, lo: number,
   b[lenAt] = p - lenAt - 1;
   return p;
 }
+
+/**
+ * The timestamp part of `TimeSeries.samples` fields, encoded once for many samples (a batch holds one
+ * timestamp per scrape, repeated for each of its series): tag and varint, or nothing for t = 0.
+ */
+export class SampleTimestampV1 {
+  readonly bytes = new Uint8Array(11);
+  length = 0;
+  t = NaN;
+
+  /** Encodes `t` unless it is the one already held. */
+  set(t: number): void {
+    if (t === this.t) return;
+    checkTimestamp(t);
+    this.t = t;
+    if (t === 0) {
+      this.length = 0;
+      return;
+    }
+    this.bytes[0] = T2_VARINT;
+    this.length = writeVarint64(this.bytes, 1, t);
+  }
+}
+
+/**
+ * Writes one `TimeSeries.samples` field at `p` with the timestamp held by `ts` (room checked by the
+ * caller: sampleFieldSizeV1); returns the position after it. Same bytes as writeSampleV1At.
+ */
+export function writeSampleV1WithTs(b: Uint8Array, p: number, ts: SampleTimestampV1, lo: number, hi: number): number {
+  const tl = ts.length;
+  b[p] = T2_LEN;
+  b[p + 1] = ((lo | hi) !== 0 ? 9 : 0) + tl;
+  p += 2;
+  if ((lo | hi) !== 0) {
+    b[p] = T1_I64;
+    b[p + 1] = lo;
+    b[p + 2] = lo >>> 8;
+    b[p + 3] = lo >>> 16;
+    b[p + 4] = lo >>> 24;
+    b[p + 5] = hi;
+    b[p + 6] = hi >>> 8;
+    b[p + 7] = hi >>> 16;
+    b[p + 8] = hi >>> 24;
+    p += 9;
+  }
+  const tb = ts.bytes;
+  for (let i = 0; i < tl; i++) b[p + i] = tb[i]!;
+  return p + tl;
+}

@@ -9,6 +9,7 @@ import {
   CR,
   detachString,
   floatError,
+  internName,
   formatOpenMetricsFloat,
   isMetricChar,
   isMetricStart,
@@ -437,9 +438,14 @@ export abstract class ParserBase implements ExpositionParser {
     return this.entry === Entry.Series ? this.s.slice(this.entryStart, this.keyEnd) : '';
   }
 
+  seriesKeyIs(key: string): boolean {
+    const a = this.entryStart;
+    return this.entry === Entry.Series && this.keyEnd - a === key.length && this.s.startsWith(key, a);
+  }
+
   labels(): Labels {
     if (this.entry !== Entry.Series) return Object.freeze([]) as Labels;
-    const out: string[] = [METRIC_NAME, detachString(this.rawName())];
+    const out: string[] = [METRIC_NAME, internName(this.rawName())];
     const t = this.normalize ? this.type() : 'unknown';
     for (let i = 0; i < this.nLabels; i++) {
       let v = this.labelValue(i);
@@ -449,7 +455,7 @@ export abstract class ParserBase implements ExpositionParser {
         const f = parseGoFloat(v, 0, v.length);
         if (floatError === '') v = formatOpenMetricsFloat(f);
       }
-      out.push(detachString(name), detachString(v));
+      out.push(internName(name), detachString(v));
     }
     sortPairs(out);
     return Object.freeze(out);

@@ -89,6 +89,24 @@ export function detachString(s: string): string {
   return s.length < 13 ? s : (s + ' ').slice(0, -1);
 }
 
+/**
+ * Label and metric names repeat across the series of a target and across targets: names that a caller
+ * keeps (the scrape cache keeps every series' labels) share one string per distinct name instead of one
+ * per series, which takes heap objects off every full garbage collection. Bounded: once full, names are
+ * only detached.
+ */
+const INTERN_MAX = 8192;
+const interned = new Map<string, string>();
+
+/** A detached copy of `s`, shared with earlier calls for the same name while the table has room. */
+export function internName(s: string): string {
+  const known = interned.get(s);
+  if (known !== undefined) return known;
+  const d = detachString(s);
+  if (interned.size < INTERN_MAX) interned.set(d, d);
+  return d;
+}
+
 /** Whether s holds `word` at `at` (a char loop: cheaper than startsWith for these few-letter words). */
 export function wordAt(s: string, at: number, word: string): boolean {
   if (at + word.length > s.length) return false;

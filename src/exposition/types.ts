@@ -86,6 +86,8 @@ export interface ExpositionParser {
    * pass it through detachString() before storing it. Every other string accessor returns detached copies.
    */
   seriesKey(): string;
+  /** Whether seriesKey() would equal `key`, without making the string (the steady-state cache check). */
+  seriesKeyIs(key: string): boolean;
   /** Labels with `__name__`, sorted, empty values dropped; built on each call (cache them by seriesKey). */
   labels(): Labels;
   /** The sample value; NaN in the exposition is an ordinary NaN (the formats cannot carry stale markers). */

@@ -404,6 +404,25 @@ metric_relabel_configs: [{source_labels: [__name__], regex: 'drop_.*', action: d
   });
 });
 
+describe('scrape: gzip bodies that inflate far', () => {
+  it('beyond the on-loop inflate cap (8 MiB) the body is inflated off the loop: kept under the limit, refused over it', async () => {
+    const body = gzipSync('# ' + 'x'.repeat(9 * 1024 * 1024) + '\nok 1\n');
+    assert.ok(body.length < 256 * 1024); // small enough for the on-loop path to try first
+    const s = await target((_req, res) => {
+      res.setHeader('Content-Type', 'text/plain');
+      res.setHeader('Content-Encoding', 'gzip');
+      res.end(body);
+    });
+    for (const [limit, ok] of [['', true], ['body_size_limit: 20MB', true], ['body_size_limit: 5MB', false]] as const) {
+      const { loop, rec, client } = setup(s.addr, limit);
+      await loop.scrapeOnce(T0);
+      client.close();
+      assert.equal(loop.target.lastError, ok ? '' : 'body size limit exceeded', limit);
+      assert.equal(rec.value(up(s.addr), T0), ok ? 1 : 0, limit);
+    }
+  });
+});
+
 describe('scrape: failures never escape the loop', () => {
   it('a bad exposition: up=0, the parse error with its line in lastError, recovery on the next good body', async () => {
     let body = 'a 1\nb 2\n';

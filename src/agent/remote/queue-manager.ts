@@ -291,7 +291,7 @@ export class QueueManager {
         return;
       }
       const ls = this.relabeler.process(withExternalLabels(labels, this.externalLabels));
-      const q: RSeries | null = ls === null || ls.length === 0 ? null : { ...newEncSeries(ls, this.client.isV2, this.labelPool), hash: hashLabels(ls) };
+      const q: RSeries | null = ls === null || ls.length === 0 ? null : { ...newEncSeries(ls, this.client.isV2, this.labelPool, true), hash: hashLabels(ls) };
       // Keep the array packed: fill any gap in refs with undefined first.
       while (this.series.length < ref) this.series.push(undefined);
       this.series[ref] = { q, seg };

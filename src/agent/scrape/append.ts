@@ -163,10 +163,13 @@ export async function appendScrape(
       }
       const pt = honorTs ? p.timestamp() : null;
       const t = pt === null ? defTime : pt;
-      const key = p.seriesKey();
+      // The entry at the same position as in the last scrape is compared with the input in place; only
+      // when it differs is the text cut out for a Map lookup.
       const pos = total - 1;
       let ce: CacheEntry | undefined = order[pos];
-      if (ce === undefined || ce.key !== key) {
+      let key = '';
+      if (ce === undefined || !p.seriesKeyIs(ce.key)) {
+        key = p.seriesKey();
         ce = series.get(key);
         if (ce !== undefined) order[pos] = ce;
       }
