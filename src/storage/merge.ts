@@ -81,12 +81,23 @@ class MergedSeries implements Series {
   }
 }
 
-/** Merges sorted sample iterators; equal timestamps are emitted once (the earliest source's value). */
+/**
+ * Merges sorted sample iterators; equal timestamps are emitted once (the earliest source's value). Sources
+ * usually take turns in long stretches (a block, then the head), so the iterator remembers the smallest
+ * timestamp of the other sources: while the current source stays below it, a step advances that source
+ * alone, without looking at the others.
+ */
 export class MergeIterator implements SampleIterator {
-  /** Current timestamp of each source, or NaN when it is exhausted or not started. */
+  /**
+   * Current timestamp of each source, or NaN when it is exhausted or not started. The entry of `cur` is
+   * stale while the fast path runs (`t` is its value); `sync()` writes it back before the others are read.
+   */
   private readonly at: number[];
   private started = false;
   private cur = -1;
+  private curIt: SampleIterator | null = null;
+  /** The smallest current timestamp among the sources other than `cur` (Infinity when none). */
+  private bound = Infinity;
   private t = 0;
   private v = 0;
 
@@ -101,14 +112,26 @@ export class MergeIterator implements SampleIterator {
 
   private pick(): ValueType {
     let best = -1;
+    let bestT = Infinity;
+    let second = Infinity;
     for (let i = 0; i < this.at.length; i++) {
       const a = this.at[i]!;
-      if (!Number.isNaN(a) && (best < 0 || a < this.at[best]!)) best = i;
+      if (Number.isNaN(a)) continue;
+      if (best < 0 || a < bestT) {
+        if (best >= 0) second = bestT;
+        best = i;
+        bestT = a;
+      } else if (a < second) second = a;
     }
     this.cur = best;
-    if (best < 0) return ValueType.None;
-    this.t = this.at[best]!;
-    this.v = this.its[best]!.atF();
+    this.bound = second;
+    if (best < 0) {
+      this.curIt = null;
+      return ValueType.None;
+    }
+    this.curIt = this.its[best]!;
+    this.t = bestT;
+    this.v = this.curIt.atF();
     return ValueType.Float;
   }
 
@@ -117,8 +140,25 @@ export class MergeIterator implements SampleIterator {
       this.start();
       return this.pick();
     }
-    if (this.cur < 0) return ValueType.None;
+    const it = this.curIt;
+    if (it === null) return ValueType.None;
+    if (this.bound > this.t) {
+      // Only the current source sits on t: advance it alone; it stays the pick while below the others.
+      if (it.next() === ValueType.None) {
+        this.at[this.cur] = NaN;
+        return this.pick();
+      }
+      const a = it.atT();
+      if (a < this.bound) {
+        this.t = a;
+        this.v = it.atF();
+        return ValueType.Float;
+      }
+      this.at[this.cur] = a;
+      return this.pick();
+    }
     // Advance every source sitting on the current timestamp (duplicates across sources collapse).
+    this.at[this.cur] = this.t;
     for (let i = 0; i < this.its.length; i++) {
       if (this.at[i] === this.t) this.at[i] = this.its[i]!.next() === ValueType.None ? NaN : this.its[i]!.atT();
     }
@@ -128,6 +168,7 @@ export class MergeIterator implements SampleIterator {
   seek(t: number): ValueType {
     if (!this.started) this.start();
     else if (this.cur < 0) return ValueType.None;
+    else this.at[this.cur] = this.t;
     if (this.cur >= 0 && this.t >= t) return ValueType.Float;
     for (let i = 0; i < this.its.length; i++) {
       const a = this.at[i]!;

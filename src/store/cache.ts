@@ -1,19 +1,23 @@
 /**
  * One byte-budgeted LRU for everything the store gateway reads by range: postings lists, series entries and
- * chunks. Keys name the block, the kind and the offset in the object (`<ulid>/p/<offset>`), so entries of a
- * block that disappears simply age out.
+ * runs of chunks. Entries live in a space per block (`space(ulid)`) and are keyed there by kind and a
+ * number (a file offset or a series id), so a lookup builds no string: a warm query touches thousands of
+ * entries and must not pay for key strings and their hashing. Recency is an intrusive doubly-linked list
+ * (a hit moves one node; an insert evicts from the old end), so no operation allocates beyond the entry.
  *
- * Accounting: an entry costs its value's bytes plus its key's characters plus a fixed overhead for the map
- * slot and the typed-array header, so that `bytes` tracks what the cache pins on the heap, not only the
- * payload. `bytes` never exceeds `maxBytes`: an entry is admitted only after evicting enough older ones, and
- * entries bigger than `maxItemBytes` are never admitted (one huge postings list would otherwise flush
+ * Accounting: an entry costs what its caller says its value pins (payload bytes plus typed-array headers)
+ * plus a fixed overhead for the node and its map slot, so that `bytes` tracks what the cache holds on the
+ * heap. `bytes` never exceeds `maxBytes`: an entry is admitted only after evicting enough older ones, and
+ * entries costing more than `maxItemBytes` are never admitted (one huge postings list would otherwise flush
  * everything else).
  */
 
 export type CacheKind = 'postings' | 'series' | 'chunks';
 
-/** Per-entry cost beyond the payload: Map slot, key string header and the typed array object. */
-const ENTRY_OVERHEAD = 96;
+/** Per-entry cost beyond the value: the list node, its map slot. */
+export const ENTRY_OVERHEAD = 96;
+/** Heap bytes of a typed array's header and its ArrayBuffer, beyond the payload. */
+export const TYPED_ARRAY_OVERHEAD = 96;
 
 export interface CacheStats {
   hits: number;
@@ -22,19 +26,38 @@ export interface CacheStats {
   evictions: number;
   /** Entries refused because they alone exceed `maxItemBytes`. */
   rejected: number;
-  /** Bytes currently held (payload + keys + overhead). */
+  /** Bytes currently held (values + overhead). */
   bytes: number;
   /** The highest `bytes` ever reached: never above the budget. */
   peakBytes: number;
   items: number;
 }
 
-export type CacheValue = Uint8Array | Uint32Array;
+const KIND_INDEX: Record<CacheKind, number> = { postings: 0, series: 1, chunks: 2 };
+
+class Node {
+  prev: Node | null = null;
+  next: Node | null = null;
+  constructor(
+    readonly space: CacheSpace | null,
+    readonly kind: number,
+    readonly key: number,
+    public value: unknown,
+    public cost: number,
+  ) {}
+}
+
+/** The entries of one block. Obtain with `ByteLru.space`; the block keeps it for its lifetime. */
+export class CacheSpace {
+  /** One map per kind. */
+  readonly maps: Map<number, Node>[] = [new Map(), new Map(), new Map()];
+  dropped = false;
+  constructor(readonly name: string) {}
+}
 
 export class ByteLru {
   readonly maxBytes: number;
   readonly maxItemBytes: number;
-  private readonly map = new Map<string, CacheValue>();
   readonly stats: CacheStats = { hits: 0, misses: 0, evictions: 0, rejected: 0, bytes: 0, peakBytes: 0, items: 0 };
   /** Hits and misses per kind, for metrics and tests. */
   readonly byKind: Record<CacheKind, { hits: number; misses: number }> = {
@@ -42,79 +65,109 @@ export class ByteLru {
     series: { hits: 0, misses: 0 },
     chunks: { hits: 0, misses: 0 },
   };
+  private readonly spaces = new Map<string, CacheSpace>();
+  /** Sentinel of the recency list: `head.next` is the oldest entry, `head.prev` the youngest. */
+  private readonly head = new Node(null, -1, -1, null, 0);
 
   constructor(maxBytes: number, maxItemBytes = Math.floor(maxBytes / 4)) {
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`cache size ${maxBytes} must be a non-negative integer of bytes`);
     this.maxBytes = maxBytes;
     this.maxItemBytes = Math.min(maxItemBytes, maxBytes);
+    this.head.prev = this.head.next = this.head;
   }
 
-  static key(block: string, kind: CacheKind, offset: number): string {
-    return `${block}/${kind[0]}/${offset}`;
+  /** The space of `name` (a block ULID), created on first use. */
+  space(name: string): CacheSpace {
+    let s = this.spaces.get(name);
+    if (s === undefined || s.dropped) this.spaces.set(name, (s = new CacheSpace(name)));
+    return s;
   }
 
-  private static cost(key: string, v: CacheValue): number {
-    return v.byteLength + key.length + ENTRY_OVERHEAD;
+  /** The cost of a typed array held as a value: payload plus header. */
+  static arrayCost(v: ArrayBufferView): number {
+    return v.byteLength + TYPED_ARRAY_OVERHEAD;
   }
 
-  get(kind: CacheKind, key: string): CacheValue | undefined {
-    const v = this.map.get(key);
-    if (v === undefined) {
+  get<T>(space: CacheSpace, kind: CacheKind, key: number): T | undefined {
+    const k = KIND_INDEX[kind];
+    const n = space.maps[k]!.get(key);
+    if (n === undefined) {
       this.stats.misses++;
       this.byKind[kind].misses++;
       return undefined;
     }
-    // Re-insert to move the entry to the young end (Map iterates in insertion order).
-    this.map.delete(key);
-    this.map.set(key, v);
+    this.unlink(n);
+    this.append(n);
     this.stats.hits++;
     this.byKind[kind].hits++;
-    return v;
+    return n.value as T;
   }
 
   /**
-   * Stores `value`, which the cache then owns: pass a copy, never a view into a larger fetched buffer
-   * (the view would pin the whole buffer while the accounting sees only the view).
+   * Stores `value` at an estimated cost of `valueBytes` (see `arrayCost`); the cache then owns it: pass a
+   * copy, never a view into a larger fetched buffer (the view would pin the whole buffer while the
+   * accounting sees only the view).
    */
-  set(key: string, value: CacheValue): void {
-    const old = this.map.get(key);
-    if (old !== undefined) {
-      this.map.delete(key);
-      this.stats.bytes -= ByteLru.cost(key, old);
-      this.stats.items--;
-    }
-    const cost = ByteLru.cost(key, value);
+  set(space: CacheSpace, kind: CacheKind, key: number, value: unknown, valueBytes: number): void {
+    if (space.dropped) return; // the block left the store while its read was in flight
+    const map = space.maps[KIND_INDEX[kind]]!;
+    const old = map.get(key);
+    if (old !== undefined) this.remove(old);
+    const cost = valueBytes + ENTRY_OVERHEAD;
     if (cost > this.maxItemBytes) {
       this.stats.rejected++;
       return;
     }
-    for (const [k, v] of this.map) {
-      if (this.stats.bytes + cost <= this.maxBytes) break;
-      this.map.delete(k);
-      this.stats.bytes -= ByteLru.cost(k, v);
-      this.stats.items--;
+    while (this.stats.bytes + cost > this.maxBytes && this.head.next !== this.head) {
+      this.remove(this.head.next!);
       this.stats.evictions++;
     }
-    this.map.set(key, value);
+    const n = new Node(space, KIND_INDEX[kind], key, value, cost);
+    map.set(key, n);
+    this.append(n);
     this.stats.bytes += cost;
     this.stats.items++;
     if (this.stats.bytes > this.stats.peakBytes) this.stats.peakBytes = this.stats.bytes;
   }
 
-  /** Drops every entry of `block` (a block that left the store). */
-  dropBlock(block: string): void {
-    const prefix = block + '/';
-    for (const [k, v] of this.map) {
-      if (!k.startsWith(prefix)) continue;
-      this.map.delete(k);
-      this.stats.bytes -= ByteLru.cost(k, v);
-      this.stats.items--;
-    }
+  /** Drops every entry of `name` (a block that left the store). */
+  dropBlock(name: string): void {
+    const s = this.spaces.get(name);
+    if (s === undefined) return;
+    this.spaces.delete(name);
+    s.dropped = true;
+    for (const m of s.maps) for (const n of [...m.values()]) this.remove(n);
   }
 
   clear(): void {
-    this.map.clear();
+    for (const s of this.spaces.values()) {
+      s.dropped = true;
+      for (const m of s.maps) m.clear();
+    }
+    this.spaces.clear();
+    this.head.prev = this.head.next = this.head;
     this.stats.bytes = 0;
     this.stats.items = 0;
+  }
+
+  private remove(n: Node): void {
+    n.space!.maps[n.kind]!.delete(n.key);
+    this.unlink(n);
+    this.stats.bytes -= n.cost;
+    this.stats.items--;
+  }
+
+  private unlink(n: Node): void {
+    n.prev!.next = n.next;
+    n.next!.prev = n.prev;
+    n.prev = n.next = null;
+  }
+
+  private append(n: Node): void {
+    const last = this.head.prev!;
+    n.prev = last;
+    n.next = this.head;
+    last.next = n;
+    this.head.prev = n;
   }
 }

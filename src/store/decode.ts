@@ -11,20 +11,30 @@ import { crc32c } from '../codec/crc32c.js';
 import { BlockFormatError, Decoder, checkCrc } from '../tsdb/block/encoding.js';
 import { rebased } from './index-header.js';
 
-export interface ChunkMeta {
-  minT: number;
-  /** Inclusive. */
-  maxT: number;
-  /** Segment index << 32 | offset. */
-  ref: number;
-}
-
 export interface SeriesEntry {
   /** Series id (offset / 16). */
   id: number;
   /** Label pairs in the model's order (UTF-16 name order). */
   labels: Labels;
-  chunks: ChunkMeta[];
+  /**
+   * The chunk metas, three numbers per chunk: minT, maxT (inclusive) and ref (segment index << 32 |
+   * offset); columns rather than an object per chunk, since a query over days decodes thousands of them.
+   */
+  metas: Float64Array;
+}
+
+/** Chunks in an entry. */
+export function chunkCount(e: SeriesEntry): number {
+  return e.metas.length / 3;
+}
+export function chunkMinT(e: SeriesEntry, i: number): number {
+  return e.metas[3 * i]!;
+}
+export function chunkMaxT(e: SeriesEntry, i: number): number {
+  return e.metas[3 * i + 1]!;
+}
+export function chunkRef(e: SeriesEntry, i: number): number {
+  return e.metas[3 * i + 2]!;
 }
 
 const MAX_UVARINT32 = 5;
@@ -70,55 +80,140 @@ export function itemLength(buf: Uint8Array, file: string, at: number, extra: num
  */
 export function seriesEntryBody(buf: Uint8Array, file: string, id: number): Uint8Array {
   const at = id * 16;
-  const what = `series ${id}`;
-  return rebased(at, () => {
-    const d = new Decoder(buf, file);
-    const len = d.uvarint(`${what} length`);
-    d.need(len + 4, what);
-    checkCrc(buf, file, d.pos, d.pos + len, what);
-    return buf.slice(d.pos, d.pos + len);
-  });
+  // The length: a uvarint of at most 5 bytes (entries are far below 4 GiB).
+  let len = 0;
+  let mul = 1;
+  let p = 0;
+  for (;;) {
+    if (p >= buf.length || p >= MAX_UVARINT32) throw new BlockFormatError(file, at, `series ${id} length: ${p >= buf.length ? 'truncated' : 'overflowing'} varint`);
+    const b = buf[p++]!;
+    len += (b & 0x7f) * mul;
+    if (b < 0x80) break;
+    mul *= 128;
+  }
+  if (p + len + 4 > buf.length) throw new BlockFormatError(file, at + p, `series ${id}: need ${len + 4} bytes, ${buf.length - p} left`);
+  const c = p + len;
+  const want = ((buf[c]! << 24) | (buf[c + 1]! << 16) | (buf[c + 2]! << 8) | buf[c + 3]!) >>> 0;
+  const got = crc32c(buf, 0, p, c);
+  if (want !== got) {
+    throw new BlockFormatError(file, at + p, `series ${id}: checksum mismatch (stored 0x${want.toString(16).padStart(8, '0')}, computed 0x${got.toString(16).padStart(8, '0')})`);
+  }
+  return buf.slice(p, c);
 }
 
 /**
  * Decodes a series entry body: labels as symbol references, then chunk metas (first mint as a varint, then
- * per chunk maxt-mint, mint as a delta to the previous maxt, ref as a delta to the previous ref).
+ * per chunk maxt-mint, mint as a delta to the previous maxt, ref as a delta to the previous ref). Runs for
+ * every series of every block a query touches, warm or cold, so it reads varints in place and builds an
+ * error message only when there is an error.
  */
 export function decodeSeriesBody(body: Uint8Array, file: string, id: number, symbols: readonly string[]): SeriesEntry {
-  const what = `series ${id}`;
-  // The body starts after the length varint; error offsets point at the entry's start, which is what a
-  // reader can look up.
-  const at = id * 16;
-  return rebased(at, () => {
-    const d = new Decoder(body, file);
-    const nLabels = d.uvarint(`${what} label count`);
-    if (nLabels * 2 > d.remaining()) d.fail(`${what}: ${nLabels} labels cannot fit in ${d.remaining()} bytes`);
-    const labels: string[] = new Array(nLabels * 2);
-    for (let i = 0; i < nLabels * 2; i++) {
-      const r = d.uvarint(`${what} symbol ref`);
-      const s = symbols[r];
-      if (s === undefined) d.fail(`${what}: symbol ref ${r} out of range (${symbols.length} symbols)`, d.pos - 1);
-      labels[i] = s;
+  const r = new BodyReader(body, file, id);
+  const nLabels = r.uv(W_LABEL_COUNT, 0);
+  if (nLabels * 2 > r.left()) r.fail(`: ${nLabels} labels cannot fit in ${r.left()} bytes`, r.pos);
+  const labels: string[] = new Array(nLabels * 2);
+  for (let i = 0; i < nLabels * 2; i++) {
+    const ref = r.uv(W_SYMBOL_REF, 0);
+    const sym = symbols[ref];
+    if (sym === undefined) r.fail(`: symbol ref ${ref} out of range (${symbols.length} symbols)`, r.pos - 1);
+    labels[i] = sym!;
+  }
+  const nChunks = r.uv(W_CHUNK_COUNT, 0);
+  if (nChunks * 3 > r.left()) r.fail(`: ${nChunks} chunk metas cannot fit in ${r.left()} bytes`, r.pos);
+  const metas = new Float64Array(nChunks * 3);
+  if (nChunks > 0) {
+    let minT = zigzag(r.uv(W_MINT, 0));
+    let maxT = minT + r.uv(W_MAXT_DELTA, 0);
+    let ref = r.uv(W_REF, 0);
+    metas[0] = minT;
+    metas[1] = maxT;
+    metas[2] = ref;
+    for (let i = 1; i < nChunks; i++) {
+      minT = maxT + r.uv(W_MINT_DELTA, i);
+      maxT = minT + r.uv(W_MAXT_DELTA, i);
+      ref += zigzag(r.uv(W_REF_DELTA, i));
+      if (!Number.isSafeInteger(maxT) || ref < 0) r.fail(`: chunk ${i} meta out of range`, r.pos);
+      metas[3 * i] = minT;
+      metas[3 * i + 1] = maxT;
+      metas[3 * i + 2] = ref;
     }
-    const nChunks = d.uvarint(`${what} chunk count`);
-    if (nChunks * 3 > d.remaining()) d.fail(`${what}: ${nChunks} chunk metas cannot fit in ${d.remaining()} bytes`);
-    const chunks: ChunkMeta[] = new Array(nChunks);
-    if (nChunks > 0) {
-      let minT = d.varint(`${what} chunk 0 mint`);
-      let maxT = minT + d.uvarint(`${what} chunk 0 maxt delta`);
-      let ref = d.uvarint(`${what} chunk 0 ref`);
-      chunks[0] = { minT, maxT, ref };
-      for (let i = 1; i < nChunks; i++) {
-        minT = maxT + d.uvarint(`${what} chunk ${i} mint delta`);
-        maxT = minT + d.uvarint(`${what} chunk ${i} maxt delta`);
-        ref += d.varint(`${what} chunk ${i} ref delta`);
-        if (!Number.isSafeInteger(maxT) || ref < 0) d.fail(`${what}: chunk ${i} meta out of range`);
-        chunks[i] = { minT, maxT, ref };
-      }
+  }
+  if (r.left() !== 0) r.fail(`: ${r.left()} unexpected bytes after the chunk metas`, r.pos);
+  return { id, labels: modelOrdered(labels), metas };
+}
+
+// What a series-body varint is, for error messages (built only on failure).
+const W_LABEL_COUNT = 0;
+const W_SYMBOL_REF = 1;
+const W_CHUNK_COUNT = 2;
+const W_MINT = 3;
+const W_MAXT_DELTA = 4;
+const W_REF = 5;
+const W_MINT_DELTA = 6;
+const W_REF_DELTA = 7;
+
+function varintName(what: number, chunk: number): string {
+  switch (what) {
+    case W_LABEL_COUNT:
+      return 'label count';
+    case W_SYMBOL_REF:
+      return 'symbol ref';
+    case W_CHUNK_COUNT:
+      return 'chunk count';
+    case W_MINT:
+      return `chunk ${chunk} mint`;
+    case W_MAXT_DELTA:
+      return `chunk ${chunk} maxt delta`;
+    case W_REF:
+      return `chunk ${chunk} ref`;
+    case W_MINT_DELTA:
+      return `chunk ${chunk} mint delta`;
+    default:
+      return `chunk ${chunk} ref delta`;
+  }
+}
+
+const zigzag = (u: number): number => (u % 2 === 0 ? u / 2 : -(u + 1) / 2);
+
+/**
+ * Reads the varints of a series body in place. Error offsets are the entry's start plus the position in
+ * the body, as a reader can look them up.
+ */
+class BodyReader {
+  pos = 0;
+  constructor(
+    private readonly body: Uint8Array,
+    private readonly file: string,
+    private readonly id: number,
+  ) {}
+
+  left(): number {
+    return this.body.length - this.pos;
+  }
+
+  fail(msg: string, p: number): never {
+    throw new BlockFormatError(this.file, this.id * 16 + p, `series ${this.id}${msg}`);
+  }
+
+  /** The uvarint at `pos`, advancing it; `what` and `chunk` name it in an error. */
+  uv(what: number, chunk: number): number {
+    const body = this.body;
+    const p = this.pos;
+    let pos = p;
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      if (pos >= body.length) return this.fail(` ${varintName(what, chunk)}: truncated varint`, p);
+      const b = body[pos++]!;
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) break;
+      mul *= 128;
+      if (mul > 2 ** 56) return this.fail(` ${varintName(what, chunk)}: overflowing varint`, p);
     }
-    if (d.remaining() !== 0) d.fail(`${what}: ${d.remaining()} unexpected bytes after the chunk metas`);
-    return { id, labels: modelOrdered(labels), chunks };
-  });
+    if (v > Number.MAX_SAFE_INTEGER) this.fail(` ${varintName(what, chunk)}: ${v} is too large`, p);
+    this.pos = pos;
+    return v;
+  }
 }
 
 /** Label pairs as the model orders them (UTF-16 name order); the index orders them by UTF-8. */
@@ -134,33 +229,63 @@ function modelOrdered(ls: string[]): Labels {
   return Object.freeze(ls);
 }
 
-/** A chunk as read from a segment: the encoding byte and the data, copied out of the read buffer. */
-export interface ChunkRecord {
-  encoding: number;
-  bytes: Uint8Array;
+/**
+ * The chunk record at the start of `buf` (`uvarint len | encoding | data | CRC over encoding+data`),
+ * CRC-checked. Returns one copied array holding the encoding byte followed by the data. `buf` must hold the
+ * whole record (see itemLength with extra = 1 + 4).
+ */
+export function chunkRecord(buf: Uint8Array, file: string, at: number): Uint8Array {
+  const span = { start: 0, end: 0 };
+  checkChunkRecordAt(buf, 0, file, at, span);
+  return buf.slice(span.start, span.end);
 }
 
 /**
- * The chunk record at the start of `buf` (`uvarint len | encoding | data | CRC over encoding+data`),
- * CRC-checked. Returns one copied array holding the encoding byte followed by the data, the form the cache
- * keeps. `buf` must hold the whole record (see itemLength with extra = 1 + 4).
+ * Bytes the chunk record at `buf[pos]` occupies (length varint, encoding byte, data, CRC), or -1 when
+ * `buf` ends inside its length varint. `at` is the record's offset in `file`, for errors.
  */
-export function chunkRecord(buf: Uint8Array, file: string, at: number): Uint8Array {
-  const [len, p] = readUvarint(buf, 0, Math.min(buf.length, MAX_UVARINT32));
-  if (p < 0) throw new BlockFormatError(file, at, 'chunk length: bad varint');
-  const dataEnd = p + 1 + len;
-  if (dataEnd + 4 > buf.length) {
-    throw new BlockFormatError(file, at, `chunk of ${len} bytes runs past the end of the segment (${buf.length} bytes available)`);
+export function chunkRecordSize(buf: Uint8Array, pos: number, file: string, at: number): number {
+  let len = 0;
+  let mul = 1;
+  for (let i = 0; i < MAX_UVARINT32; i++) {
+    if (pos + i >= buf.length) return -1;
+    const b = buf[pos + i]!;
+    len += (b & 0x7f) * mul;
+    if (b < 0x80) return i + 1 + 1 + len + 4;
+    mul *= 128;
   }
+  throw new BlockFormatError(file, at, 'chunk length: varint longer than 5 bytes');
+}
+
+/**
+ * Checks the chunk record at `buf[pos]` like `chunkRecord`, copying nothing: sets `span` to where its
+ * encoding byte and the end of its data lie in `buf` (a caller's object, so nothing is allocated per
+ * chunk). `at` is the record's offset in `file`, for errors.
+ */
+export function checkChunkRecordAt(buf: Uint8Array, pos: number, file: string, at: number, span: { start: number; end: number }): void {
+  // Positions in a buffer fit 31 bits; as small integers they keep the CRC loop on integer indexes (a
+  // position computed from a 64-bit chunk ref arrives as a double, and the loop would then run on doubles).
+  pos |= 0;
+  const size = chunkRecordSize(buf, pos, file, at);
+  if (size < 0) throw new BlockFormatError(file, at, 'chunk length: bad varint');
+  const dataEnd = pos + size - 4;
+  if (dataEnd + 4 > buf.length) {
+    const len = size - 4 - 1 - varintBytes(buf, pos);
+    throw new BlockFormatError(file, at, `chunk of ${len} bytes runs past the end of the segment (${buf.length - pos} bytes available)`);
+  }
+  const start = pos + varintBytes(buf, pos);
   const want = ((buf[dataEnd]! << 24) | (buf[dataEnd + 1]! << 16) | (buf[dataEnd + 2]! << 8) | buf[dataEnd + 3]!) >>> 0;
-  const got = crc32c(buf, 0, p, dataEnd);
+  const got = crc32c(buf, 0, start, dataEnd);
   if (want !== got) {
     throw new BlockFormatError(file, at, `chunk checksum mismatch (stored ${want.toString(16)}, computed ${got.toString(16)})`);
   }
-  return buf.slice(p, dataEnd);
+  span.start = start;
+  span.end = dataEnd;
 }
 
-/** Splits a cached chunk record into encoding and data (a view). */
-export function splitChunk(rec: Uint8Array): ChunkRecord {
-  return { encoding: rec[0]!, bytes: rec.subarray(1) };
+/** Bytes of the (terminated) uvarint at `buf[pos]`. */
+function varintBytes(buf: Uint8Array, pos: number): number {
+  let i = 0;
+  while (buf[pos + i]! >= 0x80) i++;
+  return i + 1;
 }

@@ -14,8 +14,21 @@ export {
   type SyncResult,
 } from './bucket-store.js';
 export { BucketQuerier, blocksFor, type BucketQuerierOptions, type QuerierSource } from './querier.js';
-export { BucketBlock, type StoreContext } from './bucket-block.js';
-export { ByteLru, type CacheKind, type CacheStats, type CacheValue } from './cache.js';
+export { BucketBlock, type ChunkRun, type ChunkWant, type StoreContext } from './bucket-block.js';
+export { ByteLru, CacheSpace, type CacheKind, type CacheStats } from './cache.js';
 export { IndexHeader, readIndexHeader, parseToc, parseSymbols, parsePostingsTable, type NameEntry, type Toc } from './index-header.js';
-export { decodePostings, decodeSeriesBody, seriesEntryBody, chunkRecord, itemLength, type SeriesEntry, type ChunkMeta } from './decode.js';
+export {
+  decodePostings,
+  decodeSeriesBody,
+  seriesEntryBody,
+  chunkRecord,
+  chunkRecordSize,
+  checkChunkRecordAt,
+  itemLength,
+  chunkCount,
+  chunkMinT,
+  chunkMaxT,
+  chunkRef,
+  type SeriesEntry,
+} from './decode.js';
 export { partitionRanges, fetchRanges, newFetchStats, type ByteRange, type Part, type FetchStats } from './fetch.js';

@@ -6,8 +6,12 @@
  * one cursor per block, and merges the cursors by labels: series with the same labels in several blocks
  * become one series. Memory stays bounded by the budget, not by the number of blocks: each cursor holds its
  * matching series ids (4 bytes each), a batch of decoded series entries, and chunk data for at most
- * `fetchBudgetBytes / (2 * cursors)` bytes (one batch in use, one prefetched); a series' chunks are read
- * only when its batch comes up, and released as the consumer moves on.
+ * `fetchBudgetBytes / (2 * cursors)` bytes (one batch in use, one prefetched; a run found in the cache may
+ * hold more of the series' chunks in that block than the batch wants); a series' chunks are read only when
+ * its batch comes up, and released as the consumer moves on.
+ *
+ * Samples are decoded straight from the runs the block read (`RunsIterator`): one cursor per series over
+ * all its blocks when they follow one another in time, the common case.
  */
 import { compareLabels, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matcher.js';
@@ -30,12 +34,12 @@ import {
   aggrForFunc,
   decodeAggrChunk,
   downsampledIterator,
+  XorIterator,
   type AggrPick,
   type EncodedChunk,
 } from '../tsdb/chunkenc/index.js';
-import { ChunksIterator } from '../tsdb/head/iterator.js';
-import type { BucketBlock } from './bucket-block.js';
-import type { SeriesEntry } from './decode.js';
+import type { BucketBlock, ChunkRun, ChunkWant } from './bucket-block.js';
+import { chunkCount, chunkMaxT, chunkMinT, chunkRef, type SeriesEntry } from './decode.js';
 import { forEachLimited } from './fetch.js';
 
 /** Native histogram chunk encodings (histogram, float histogram): Argus skips them with a warning. */
@@ -96,13 +100,19 @@ export function blocksFor(blocks: readonly BucketBlock[], mint: number, maxt: nu
   return fill(mint, maxt, i);
 }
 
-/** One block's contribution to a series: its chunks within the range. */
+/**
+ * One block's contribution to a series: its chunks within the range, either as chunks [lo, hi) of a run
+ * (XOR only: the common case, read in place) or, when the block holds aggregate or histogram chunks, as a
+ * list of chunks.
+ */
 interface Part {
   block: BucketBlock;
-  chunks: EncodedChunk[];
+  run: ChunkRun | null;
+  lo: number;
+  hi: number;
+  chunks: EncodedChunk[] | null;
   minT: number;
   maxT: number;
-  xorOnly: boolean;
   deleted: number[] | undefined;
 }
 
@@ -115,7 +125,7 @@ interface Loaded {
 class BlockCursor {
   private ids: Uint32Array = new Uint32Array(0);
   private idPos = 0;
-  private entries: SeriesEntry[] = [];
+  private entries: ChunkWant[] = [];
   private ePos = 0;
   /** Entries sorted up front (blocks whose index order is not the model's order). */
   private presorted = false;
@@ -139,9 +149,9 @@ class BlockCursor {
     if (!this.block.header.indexOrderIsModelOrder) {
       // Rare: labels with characters beyond U+FFFF order differently in UTF-8 and UTF-16. Read every entry
       // (labels and chunk metas, no chunk data) and sort them as the model does.
-      const all: SeriesEntry[] = [];
+      const all: ChunkWant[] = [];
       while (this.idPos < this.ids.length) all.push(...(await this.nextEntries()));
-      all.sort((a, b) => compareLabels(a.labels, b.labels));
+      all.sort((a, b) => compareLabels(a.entry.labels, b.entry.labels));
       this.entries = all;
       this.presorted = true;
     }
@@ -152,17 +162,24 @@ class BlockCursor {
     return this.ePos < this.entries.length || (!this.presorted && this.idPos < this.ids.length);
   }
 
-  /** Entries of the next SERIES_BATCH ids that have a chunk in range. */
-  private async nextEntries(): Promise<SeriesEntry[]> {
+  /**
+   * Entries of the next SERIES_BATCH ids that have a chunk in range, with the span of their chunk list
+   * that overlaps the range (chunks are sorted by time, so the overlapping ones are consecutive).
+   */
+  private async nextEntries(): Promise<ChunkWant[]> {
     const to = Math.min(this.ids.length, this.idPos + SERIES_BATCH);
     const got = await this.block.series(this.ids, this.idPos, to);
     this.idPos = to;
-    const out: SeriesEntry[] = [];
+    const out: ChunkWant[] = [];
     for (const e of got) {
-      const kept = e.chunks.filter((c) => c.maxT >= this.start && c.minT <= this.end);
-      if (kept.length === 0) continue;
-      e.chunks = kept;
-      out.push(e);
+      const n = chunkCount(e);
+      const inRange = (i: number): boolean => chunkMaxT(e, i) >= this.start && chunkMinT(e, i) <= this.end;
+      let from = 0;
+      while (from < n && !inRange(from)) from++;
+      if (from === n) continue;
+      let last = n - 1;
+      while (!inRange(last)) last--;
+      out.push({ entry: e, from, to: last + 1 });
     }
     return out;
   }
@@ -195,45 +212,61 @@ class BlockCursor {
       this.entries = await this.nextEntries();
       this.ePos = 0;
     }
-    const take: SeriesEntry[] = [];
+    const take: ChunkWant[] = [];
     let bytes = 0;
     const per = this.block.expectedChunkBytes();
     while (this.ePos < this.entries.length && take.length < MAX_BATCH_SERIES) {
-      const e = this.entries[this.ePos]!;
-      const est = e.chunks.length * per;
+      const w = this.entries[this.ePos]!;
+      const est = (w.to - w.from) * per;
       if (take.length > 0 && bytes + est > this.budget) break;
-      take.push(e);
-      this.entries[this.ePos++] = undefined as unknown as SeriesEntry; // released once loaded
+      take.push(w);
+      this.entries[this.ePos++] = undefined as unknown as ChunkWant; // released once loaded
       bytes += est;
     }
-    const refs: number[] = [];
-    for (const e of take) for (const c of e.chunks) refs.push(c.ref);
-    const records = await this.block.chunks(refs);
+    const runs = await this.block.chunkRuns(take);
     const out: Loaded[] = [];
-    for (const e of take) {
-      const chunks: EncodedChunk[] = [];
+    for (let i = 0; i < take.length; i++) {
+      const { entry: e, from, to } = take[i]!;
+      const run = runs[i]!;
+      const lo = from - run.first;
+      const hi = to - run.first;
+      const part: Part = {
+        block: this.block,
+        run,
+        lo,
+        hi,
+        chunks: null,
+        minT: chunkMinT(e, from),
+        maxT: chunkMaxT(e, to - 1),
+        deleted: this.block.tombstones.get(e.id),
+      };
       let xorOnly = true;
-      for (const c of e.chunks) {
-        const rec = records.get(c.ref)!;
-        const encoding = rec[0]!;
-        const bytes = rec.subarray(1);
-        if (encoding === ENCODING_XOR) chunks.push({ encoding, bytes });
-        else if (encoding === ENCODING_AGGR) {
-          checkAggrChunk(bytes, this.pick, this.block, e, c.ref);
-          chunks.push({ encoding, bytes });
-          xorOnly = false;
-        } else if (HISTOGRAM_ENCODINGS.has(encoding)) this.skipped++;
-        else throw new Error(`block ${this.block.ulid}: chunk ${c.ref} of series ${labelsText(e.labels)} has unknown encoding ${encoding}`);
+      for (let k = lo; k < hi; k++) if (run.data[run.spans[2 * k]!] !== ENCODING_XOR) xorOnly = false;
+      if (!xorOnly) {
+        part.run = null;
+        part.chunks = this.otherChunks(e, run, lo, hi, from);
+        if (part.chunks.length === 0) continue;
       }
-      if (chunks.length === 0) continue;
-      const first = e.chunks[0]!;
-      const last = e.chunks[e.chunks.length - 1]!;
-      out.push({
-        labels: e.labels,
-        part: { block: this.block, chunks, minT: first.minT, maxT: last.maxT, xorOnly, deleted: this.block.tombstones.get(e.id) },
-      });
+      out.push({ labels: e.labels, part });
     }
     return out;
+  }
+
+  /** The chunks of a run holding more than XOR chunks: aggregates checked, histograms skipped (counted). */
+  private otherChunks(e: SeriesEntry, run: ChunkRun, lo: number, hi: number, from: number): EncodedChunk[] {
+    const chunks: EncodedChunk[] = [];
+    for (let k = lo; k < hi; k++) {
+      const encoding = run.data[run.spans[2 * k]!]!;
+      const bytes = run.data.subarray(run.spans[2 * k]! + 1, run.spans[2 * k + 1]!);
+      const ref = chunkRef(e, from + k - lo);
+      if (encoding === ENCODING_XOR) chunks.push({ encoding, bytes });
+      else if (encoding === ENCODING_AGGR) {
+        checkAggrChunk(bytes, this.pick, this.block, e, ref);
+        chunks.push({ encoding, bytes });
+      } else if (HISTOGRAM_ENCODINGS.has(encoding)) this.skipped++;
+      else throw new Error(`block ${this.block.ulid}: chunk ${ref} of series ${labelsText(e.labels)} has unknown encoding ${encoding}`);
+    }
+    return chunks;
   }
 }
 
@@ -416,7 +449,12 @@ export class BucketQuerier implements Querier {
         for (let i = 0; i < ids.length; i += SERIES_BATCH) {
           const entries = await b.series(ids, i, Math.min(ids.length, i + SERIES_BATCH));
           for (const e of entries) {
-            if (e.chunks.some((c) => c.maxT >= hints.start && c.minT <= hints.end)) each(e.labels);
+            for (let c = 0; c < chunkCount(e); c++) {
+              if (chunkMaxT(e, c) >= hints.start && chunkMinT(e, c) <= hints.end) {
+                each(e.labels);
+                break;
+              }
+            }
           }
         }
       } catch (err) {
@@ -463,24 +501,94 @@ class StoreSeries implements Series {
     let simple = true;
     for (let i = 0; i < parts.length; i++) {
       if (i > 0 && parts[i]!.minT <= parts[i - 1]!.maxT) disjoint = false;
-      if (!parts[i]!.xorOnly || parts[i]!.deleted !== undefined) simple = false;
+      if (parts[i]!.run === null || parts[i]!.deleted !== undefined) simple = false;
     }
-    if (disjoint && simple) {
-      // Raw chunks one after another: one cursor over all of them.
-      const all: Uint8Array[] = [];
-      for (const p of parts) for (const c of p.chunks) all.push(c.bytes);
-      return new ChunksIterator(all, this.start, this.end);
-    }
+    // Raw chunks one after another: one cursor over all of them.
+    if (disjoint && simple) return new RunsIterator(parts, this.start, this.end);
     const its = parts.map((p) => this.partIterator(p));
     if (its.length === 1) return its[0]!;
     return disjoint ? new ConcatIterator(its) : new MergeIterator(its);
   }
 
   private partIterator(p: Part): SampleIterator {
-    const it: SampleIterator = p.xorOnly
-      ? new ChunksIterator(p.chunks.map((c) => c.bytes), this.start, this.end)
-      : downsampledIterator(p.chunks, this.pick, this.start, this.end);
+    const it: SampleIterator = p.run !== null ? new RunsIterator([p], this.start, this.end) : downsampledIterator(p.chunks!, this.pick, this.start, this.end);
     return p.deleted === undefined ? it : new DeletedFilter(it, p.deleted);
+  }
+}
+
+/**
+ * The samples in [mint, maxt] of the XOR chunks of consecutive, time-ordered parts, decoded straight from
+ * their runs (no per-chunk arrays).
+ */
+class RunsIterator implements SampleIterator {
+  private p = 0;
+  private k: number;
+  private readonly it = new XorIterator();
+  private t = 0;
+  private v = 0;
+  private done = false;
+  private positioned = false;
+
+  constructor(
+    private readonly parts: readonly Part[],
+    private readonly mint: number,
+    private readonly maxt: number,
+  ) {
+    this.k = parts.length > 0 ? parts[0]!.lo - 1 : 0;
+    this.nextChunk();
+  }
+
+  /** Moves the decoder to the next chunk; false (and done) when there is none. */
+  private nextChunk(): boolean {
+    const parts = this.parts;
+    while (this.p < parts.length) {
+      const part = parts[this.p]!;
+      if (++this.k < part.hi) {
+        const run = part.run!;
+        // Skip the encoding byte: every chunk of a run part is XOR.
+        this.it.reset(run.data.subarray(run.spans[2 * this.k]! + 1, run.spans[2 * this.k + 1]!));
+        return true;
+      }
+      if (++this.p < parts.length) this.k = parts[this.p]!.lo - 1;
+    }
+    this.done = true;
+    return false;
+  }
+
+  next(): ValueType {
+    while (!this.done) {
+      if (this.it.next() === ValueType.None) {
+        this.nextChunk();
+        continue;
+      }
+      const t = this.it.atT();
+      if (t < this.mint) continue;
+      if (t > this.maxt) {
+        this.done = true;
+        return ValueType.None;
+      }
+      this.t = t;
+      this.v = this.it.atF();
+      this.positioned = true;
+      return ValueType.Float;
+    }
+    return ValueType.None;
+  }
+
+  seek(t: number): ValueType {
+    if (this.done) return ValueType.None;
+    if (this.positioned && this.t >= t) return ValueType.Float;
+    for (;;) {
+      const vt = this.next();
+      if (vt === ValueType.None || this.t >= t) return vt;
+    }
+  }
+
+  atT(): number {
+    return this.t;
+  }
+  atF(): number {
+    return this.v;
   }
 }
 

@@ -17,7 +17,13 @@ import { BlockFormatError, writeBlock } from '../../src/tsdb/block/index.js';
 import {
   BucketStore,
   ByteLru,
+  checkChunkRecordAt,
+  chunkCount,
+  chunkMaxT,
+  chunkMinT,
   chunkRecord,
+  chunkRecordSize,
+  chunkRef,
   decodePostings,
   decodeSeriesBody,
   itemLength,
@@ -145,11 +151,84 @@ describe('decoders on arbitrary bytes', () => {
         });
         await clear(() => decodeSeriesBody(bytes, file, id, symbols));
         await clear(() => chunkRecord(bytes, file, id));
+        await clear(() => {
+          // In place, at any position: a clear error, or a span inside the buffer.
+          const span = { start: -1, end: -1 };
+          const pos = bytes.length === 0 ? 0 : id % bytes.length;
+          checkChunkRecordAt(bytes, pos, file, id, span);
+          assert.ok(pos < span.start && span.start < span.end && span.end + 4 <= bytes.length, JSON.stringify(span));
+          assert.equal(chunkRecordSize(bytes, pos, file, id), span.end + 4 - pos);
+        });
         await clear(() => parseSymbols(bytes, file));
         await clear(() => parsePostingsTable(bytes, file, symbols, 5, 10_000));
         await clear(() => parseToc(bytes.slice(0, 52), file, 10_000));
       }),
       { numRuns: 1500, seed: 99 },
+    );
+  });
+});
+
+describe('series entries round trip', () => {
+  /** A series body as the index writer lays it out: label refs, then chunk metas delta-encoded. */
+  function encodeBody(refs: number[], metas: [number, number, number][]): Uint8Array {
+    const out: number[] = [];
+    const uv = (v: number): void => {
+      while (v >= 0x80) {
+        out.push((v % 0x80) | 0x80);
+        v = Math.floor(v / 0x80);
+      }
+      out.push(v);
+    };
+    const zz = (v: number): void => uv(v >= 0 ? v * 2 : -v * 2 - 1);
+    uv(refs.length / 2);
+    for (const r of refs) uv(r);
+    uv(metas.length);
+    let prevMax = 0;
+    let prevRef = 0;
+    metas.forEach(([minT, maxT, ref], i) => {
+      if (i === 0) {
+        zz(minT);
+        uv(maxT - minT);
+        uv(ref);
+      } else {
+        uv(minT - prevMax);
+        uv(maxT - minT);
+        zz(ref - prevRef);
+      }
+      prevMax = maxT;
+      prevRef = ref;
+    });
+    return Uint8Array.from(out);
+  }
+
+  test('decodeSeriesBody gives back the labels and chunk metas written', () => {
+    const symbols = ['__name__', 'a', 'b', 'job', 'up', 'x'];
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: 2 }), { maxLength: 3 }).map((names) => names.sort().flatMap((n) => [[0, 2, 3][n]!, 1 + ((n * 7) % 5)])),
+        fc.integer({ min: -(2 ** 45), max: 2 ** 45 }),
+        fc.array(fc.record({ gap: fc.nat(2 ** 33), span: fc.nat(2 ** 33), ref: fc.integer({ min: 8, max: 2 ** 40 }) }), { maxLength: 40 }),
+        fc.nat(10_000),
+        (refs, t0, raw, id) => {
+          const metas: [number, number, number][] = [];
+          let t = t0;
+          for (const c of raw) {
+            const minT = metas.length === 0 ? t : t + c.gap;
+            const maxT = minT + c.span;
+            metas.push([minT, maxT, c.ref]);
+            t = maxT;
+          }
+          const e = decodeSeriesBody(encodeBody(refs, metas), 'rt:index', id, symbols);
+          assert.equal(e.id, id);
+          assert.deepEqual([...e.labels], refs.map((r) => symbols[r]!));
+          assert.deepEqual([...e.metas], metas.flat());
+          for (let i = 0; i < metas.length; i++) {
+            assert.deepEqual([chunkMinT(e, i), chunkMaxT(e, i), chunkRef(e, i)], metas[i]);
+          }
+          assert.equal(chunkCount(e), metas.length);
+        },
+      ),
+      { numRuns: 1000, seed: 17 },
     );
   });
 });
@@ -190,25 +269,48 @@ describe('planners', () => {
     );
   });
 
-  test('ByteLru: never above budget, returns what was stored unless evicted', () => {
+  test('ByteLru: never above budget, evicts least recently used first, returns what was stored unless evicted', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 4096 }),
-        fc.array(fc.record({ k: fc.nat(20), size: fc.nat(1500), get: fc.boolean() }), { maxLength: 200 }),
+        fc.array(
+          fc.record({ space: fc.nat(2), kind: fc.constantFrom('postings', 'series', 'chunks'), k: fc.nat(8), size: fc.nat(1500), op: fc.constantFrom('get', 'set', 'set', 'drop') }),
+          { maxLength: 200 },
+        ),
         (budget, ops) => {
           const c = new ByteLru(budget);
-          const last = new Map<string, number>();
+          // Model: entries in recency order (oldest first), with their cost.
+          const model: { id: string; value: Uint8Array; cost: number }[] = [];
+          const spaces = ['a', 'b', 'c'].map((n) => c.space(n));
           for (const op of ops) {
-            const key = `b/p/${op.k}`;
-            if (op.get) {
-              const v = c.get('postings', key);
-              if (v !== undefined) assert.equal(v.byteLength, last.get(key));
+            const name = ['a', 'b', 'c'][op.space]!;
+            const id = `${name}/${op.kind}/${op.k}`;
+            const at = model.findIndex((e) => e.id === id);
+            if (op.op === 'get') {
+              const v = c.get<Uint8Array>(spaces[op.space]!, op.kind as 'postings', op.k);
+              if (at < 0) assert.equal(v, undefined, `${id} was never stored or was evicted`);
+              else {
+                assert.equal(v, model[at]!.value);
+                model.push(...model.splice(at, 1));
+              }
+            } else if (op.op === 'set') {
+              const value = new Uint8Array(op.size);
+              if (at >= 0) model.splice(at, 1);
+              c.set(spaces[op.space]!, op.kind as 'postings', op.k, value, ByteLru.arrayCost(value));
+              const cost = ByteLru.arrayCost(value) + 96;
+              if (cost <= c.maxItemBytes) {
+                let used = model.reduce((n, e) => n + e.cost, 0);
+                while (used + cost > budget && model.length > 0) used -= model.shift()!.cost;
+                model.push({ id, value, cost });
+              }
             } else {
-              c.set(key, new Uint8Array(op.size));
-              last.set(key, op.size);
+              c.dropBlock(name);
+              spaces[op.space] = c.space(name);
+              for (let i = model.length - 1; i >= 0; i--) if (model[i]!.id.startsWith(`${name}/`)) model.splice(i, 1);
             }
             assert.ok(c.stats.bytes <= budget && c.stats.peakBytes <= budget);
-            assert.ok(c.stats.bytes >= 0 && c.stats.items >= 0);
+            assert.equal(c.stats.items, model.length);
+            assert.equal(c.stats.bytes, model.reduce((n, e) => n + e.cost, 0));
           }
         },
       ),
