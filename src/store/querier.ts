@@ -34,7 +34,7 @@ import {
   aggrForFunc,
   decodeAggrChunk,
   downsampledIterator,
-  XorIterator,
+  XorSequenceIterator,
   type AggrPick,
   type EncodedChunk,
 } from '../tsdb/chunkenc/index.js';
@@ -520,26 +520,21 @@ class StoreSeries implements Series {
  * The samples in [mint, maxt] of the XOR chunks of consecutive, time-ordered parts, decoded straight from
  * their runs (no per-chunk arrays).
  */
-class RunsIterator implements SampleIterator {
+class RunsIterator extends XorSequenceIterator {
   private p = 0;
   private k: number;
-  private readonly it = new XorIterator();
-  private t = 0;
-  private v = 0;
-  private done = false;
-  private positioned = false;
 
   constructor(
     private readonly parts: readonly Part[],
-    private readonly mint: number,
-    private readonly maxt: number,
+    mint: number,
+    maxt: number,
   ) {
+    super(mint, maxt);
     this.k = parts.length > 0 ? parts[0]!.lo - 1 : 0;
     this.nextChunk();
   }
 
-  /** Moves the decoder to the next chunk; false (and done) when there is none. */
-  private nextChunk(): boolean {
+  protected advanceChunk(): boolean {
     const parts = this.parts;
     while (this.p < parts.length) {
       const part = parts[this.p]!;
@@ -551,44 +546,7 @@ class RunsIterator implements SampleIterator {
       }
       if (++this.p < parts.length) this.k = parts[this.p]!.lo - 1;
     }
-    this.done = true;
     return false;
-  }
-
-  next(): ValueType {
-    while (!this.done) {
-      if (this.it.next() === ValueType.None) {
-        this.nextChunk();
-        continue;
-      }
-      const t = this.it.atT();
-      if (t < this.mint) continue;
-      if (t > this.maxt) {
-        this.done = true;
-        return ValueType.None;
-      }
-      this.t = t;
-      this.v = this.it.atF();
-      this.positioned = true;
-      return ValueType.Float;
-    }
-    return ValueType.None;
-  }
-
-  seek(t: number): ValueType {
-    if (this.done) return ValueType.None;
-    if (this.positioned && this.t >= t) return ValueType.Float;
-    for (;;) {
-      const vt = this.next();
-      if (vt === ValueType.None || this.t >= t) return vt;
-    }
-  }
-
-  atT(): number {
-    return this.t;
-  }
-  atF(): number {
-    return this.v;
   }
 }
 

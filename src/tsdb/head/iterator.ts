@@ -1,73 +1,25 @@
 /** Sample iterators over a head series: chunk by chunk through XOR cursors, merged with out-of-order samples. */
 import { ValueType, type SampleIterator } from '../../storage/interface.js';
-import { XorIterator } from '../chunkenc/index.js';
+import { XorSequenceIterator } from '../chunkenc/index.js';
 import type { MemSeries } from './series.js';
 
 /** Iterates a list of XOR chunks in order, restricted to [mint, maxt]. */
-export class ChunksIterator implements SampleIterator {
-  private readonly chunks: Uint8Array[];
+export class ChunksIterator extends XorSequenceIterator {
   private idx = -1;
-  private readonly it = new XorIterator();
-  private readonly mint: number;
-  private readonly maxt: number;
-  private t = 0;
-  private v = 0;
-  private done = false;
-  private positioned = false;
 
-  constructor(chunks: Uint8Array[], mint: number, maxt: number) {
-    this.chunks = chunks;
-    this.mint = mint;
-    this.maxt = maxt;
+  constructor(
+    private readonly chunks: Uint8Array[],
+    mint: number,
+    maxt: number,
+  ) {
+    super(mint, maxt);
     this.nextChunk();
   }
 
-  private nextChunk(): boolean {
-    this.idx++;
-    if (this.idx >= this.chunks.length) {
-      this.done = true;
-      return false;
-    }
+  protected advanceChunk(): boolean {
+    if (++this.idx >= this.chunks.length) return false;
     this.it.reset(this.chunks[this.idx]!);
     return true;
-  }
-
-  next(): ValueType {
-    while (!this.done) {
-      if (this.it.next() === ValueType.None) {
-        this.nextChunk();
-        continue;
-      }
-      const t = this.it.atT();
-      if (t < this.mint) continue;
-      if (t > this.maxt) {
-        this.done = true;
-        return ValueType.None;
-      }
-      this.t = t;
-      this.v = this.it.atF();
-      this.positioned = true;
-      return ValueType.Float;
-    }
-    return ValueType.None;
-  }
-
-  seek(t: number): ValueType {
-    if (this.done) return ValueType.None;
-    if (this.positioned && this.t >= t) return ValueType.Float;
-    while (!this.done) {
-      const vt = this.next();
-      if (vt === ValueType.None) return vt;
-      if (this.t >= t) return vt;
-    }
-    return ValueType.None;
-  }
-
-  atT(): number {
-    return this.t;
-  }
-  atF(): number {
-    return this.v;
   }
 }
 
