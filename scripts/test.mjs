@@ -28,21 +28,28 @@ if (files.length === 0) {
 
 const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files];
 const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-let tail = '';
+// The runner's summary lines (`ℹ tests N`, `ℹ pass N`, ...) are read line by line from the whole output,
+// the last of each kept: log lines that child processes print after the summary cannot hide it.
+const summary = {};
+let partial = '';
+const scan = (text) => {
+  const lines = (partial + text).split('\n');
+  partial = lines.pop() ?? '';
+  for (const line of lines) {
+    const m = /^ℹ (tests|pass|fail|skipped) (\d+)$/.exec(line.trim());
+    if (m) summary[m[1]] = Number(m[2]);
+  }
+};
 child.stdout.on('data', (d) => {
   process.stdout.write(d);
-  tail = (tail + d.toString()).slice(-4000);
+  scan(d.toString());
 });
-child.on('close', (code) => {
-  const tests = /tests (\d+)/.exec(tail);
-  const passed = /pass (\d+)/.exec(tail);
-  const failed = /fail (\d+)/.exec(tail);
-  const skipped = /skipped (\d+)/.exec(tail);
-  const n = tests ? Number(tests[1]) : 0;
-  if (n === 0) {
-    console.error('test: the runner reported 0 tests; failing');
+child.on('close', (code, signal) => {
+  scan('\n');
+  if (!summary.tests) {
+    console.error(`test: the runner reported 0 tests (exit code ${code}, signal ${signal}); failing`);
     process.exit(1);
   }
-  console.log(`${passed ? passed[1] : 0} passed, ${failed ? failed[1] : 0} failed, ${skipped ? skipped[1] : 0} skipped`);
+  console.log(`${summary.pass ?? 0} passed, ${summary.fail ?? 0} failed, ${summary.skipped ?? 0} skipped`);
   process.exit(code ?? 1);
 });
