@@ -22,8 +22,9 @@ import type { Logger } from '../../util/log.js';
 import type { AgentStorage } from '../storage/agent-storage.js';
 import { comparePositions, segmentSize, type WalPosition } from '../storage/segments.js';
 import { RemoteWriteClient, type SendResult } from './client.js';
-import { BatchEncoder, LabelBytesPool, newEncSeries, type EncSeries } from './encode.js';
+import { BatchEncoder } from './encode.js';
 import { AckTracker, PositionFile } from './progress.js';
+import { QueueSeriesTable, SeriesState } from './series-table.js';
 import { Shard, filterBatch, type Batch } from './shards.js';
 import { WalWatcher, type WatcherSink } from './watcher.js';
 
@@ -63,15 +64,6 @@ export interface QueueMetrics {
   highestSentTimestampMs: number;
   highestReadTimestampMs: number;
   reshards: number;
-}
-
-interface SeriesEntry {
-  q: RSeries | null;
-  seg: number;
-}
-
-interface RSeries extends EncSeries {
-  readonly hash: number;
 }
 
 /** Series labels first, then external labels the series does not have (Prometheus's precedence). */
@@ -148,10 +140,8 @@ export class QueueManager {
   readonly batchDeadlineMs: number;
   private readonly log: Logger;
   private readonly relabeler: Relabeler;
-  /** Series by WAL ref (refs are small and sequential: a dense array, not a Map). */
-  private series: (SeriesEntry | undefined)[] = [];
-  private seriesKnown = 0;
-  private readonly labelPool = new LabelBytesPool();
+  /** Series by WAL ref (refs are small and sequential: typed arrays, see series-table.ts). */
+  private readonly table: QueueSeriesTable;
   private readonly encoder: BatchEncoder;
   private shards: Shard[] = [];
   private tracker!: AckTracker;
@@ -199,7 +189,8 @@ export class QueueManager {
     this.maxSamplesPerSend = cfg.queue_config.max_samples_per_send;
     this.batchDeadlineMs = cfg.queue_config.batch_send_deadline;
     this.positionFile = new PositionFile(storage.queuesDir, name, opts.noSync);
-    this.encoder = new BatchEncoder(client.isV2);
+    this.table = new QueueSeriesTable(client.isV2);
+    this.encoder = new BatchEncoder(this.table);
   }
 
   /** Creates the queue and starts sending from its persisted position (or the WAL's end for a new queue). */
@@ -285,27 +276,16 @@ export class QueueManager {
 
   private readonly sink: WatcherSink = {
     series: (ref, labels, seg) => {
-      const e = this.series[ref];
-      if (e !== undefined) {
-        if (seg > e.seg) e.seg = seg;
+      const t = this.table;
+      if (t.has(ref)) {
+        t.touch(ref, seg);
         return;
       }
       const ls = this.relabeler.process(withExternalLabels(labels, this.externalLabels));
-      const q: RSeries | null = ls === null || ls.length === 0 ? null : { ...newEncSeries(ls, this.client.isV2, this.labelPool, true), hash: hashLabels(ls) };
-      // Keep the array packed: fill any gap in refs with undefined first.
-      while (this.series.length < ref) this.series.push(undefined);
-      this.series[ref] = { q, seg };
-      this.seriesKnown++;
+      t.set(ref, ls, ls === null ? 0 : hashLabels(ls), seg);
     },
     forgetSeries: (seg, keep) => {
-      const arr = this.series;
-      for (let ref = 0; ref < arr.length; ref++) {
-        const e = arr[ref];
-        if (e !== undefined && e.seg <= seg && !keep.has(ref)) {
-          arr[ref] = undefined;
-          this.seriesKnown--;
-        }
-      }
+      this.table.forget(seg, keep);
     },
     samples: (cols, seg, end) => this.enqueue(cols, seg, end),
     other: (seg, end) => {
@@ -329,20 +309,21 @@ export class QueueManager {
       unit = this.tracker.open(seg, end);
       const { refs, ts, vs } = cols;
       const n = refs.length;
-      const series = this.series;
+      const { state, hash } = this.table;
       // Samples handed to shards are counted into the unit in one add before any await (no send can
       // settle them before then).
       added = 0;
       let highest = this.metrics.highestReadTimestampMs;
       for (let i = 0; i < n; i++) {
-        const e = series[refs[i]!];
-        if (e === undefined) {
+        const ref = refs[i]!;
+        const st = ref < state.length ? state[ref]! : SeriesState.Unknown;
+        if (st !== SeriesState.Live) {
+          if (st === SeriesState.Dropped) {
+            this.metrics.samplesDroppedRelabel++;
+            continue;
+          }
           this.metrics.samplesUnknownSeries++;
-          if (this.metrics.samplesUnknownSeries === 1) this.log.error('remote write: samples of a series without a series record; dropped', { ref: refs[i], segment: seg });
-          continue;
-        }
-        if (e.q === null) {
-          this.metrics.samplesDroppedRelabel++;
+          if (this.metrics.samplesUnknownSeries === 1) this.log.error('remote write: samples of a series without a series record; dropped', { ref, segment: seg });
           continue;
         }
         if (seg < this.skipBefore) {
@@ -353,14 +334,14 @@ export class QueueManager {
         const t = ts[i]!;
         if (t > highest) highest = t;
         added++;
-        let shard = this.shards[e.q.hash % this.shards.length]!;
-        while (!shard.push(e.q, t, vs[i]!, unit)) {
+        let shard = this.shards[hash[ref]! % this.shards.length]!;
+        while (!shard.push(ref, t, vs[i]!, unit)) {
           this.tracker.add(unit, added);
           added = 0;
           if (highest > this.metrics.highestReadTimestampMs) this.metrics.highestReadTimestampMs = highest;
           await this.orStop(shard.waitForSpace());
           if (this.stopping) return; // unit stays open: the position never passes it
-          shard = this.shards[e.q.hash % this.shards.length]!;
+          shard = this.shards[hash[ref]! % this.shards.length]!;
           if (seg < this.skipBefore) {
             // Given up while we waited: this sample and the rest of the record.
             this.tracker.done(unit, 1);
@@ -537,7 +518,7 @@ export class QueueManager {
 
   /** Series the queue knows (resolved from WAL series records, forgotten after checkpoints). */
   get seriesTracked(): number {
-    return this.seriesKnown;
+    return this.table.known;
   }
 
   private schedulePersist(): void {

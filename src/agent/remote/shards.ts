@@ -4,16 +4,12 @@
  * `batch_send_deadline`, and hands each to the queue's sender. One batch is in flight at a time, so the
  * samples of a series (always routed to the same shard) reach the receiver in order.
  */
-import type { Labels } from '../../model/labels.js';
-
-/** A series as the queue sends it (external labels and write relabeling applied). */
-export interface QSeries {
-  readonly labels: Labels;
-}
-
-/** Samples cut from a shard, in queue order; `units` are the ack-tracker units they belong to. */
+/**
+ * Samples cut from a shard, in queue order: the series as its WAL ref (see series-table.ts); `units` are
+ * the ack-tracker units they belong to.
+ */
 export interface Batch {
-  series: QSeries[];
+  refs: Int32Array;
   ts: Float64Array;
   vs: Float64Array;
   units: Float64Array;
@@ -21,7 +17,7 @@ export interface Batch {
 }
 
 export function emptyBatch(cap: number): Batch {
-  return { series: new Array<QSeries>(cap), ts: new Float64Array(cap), vs: new Float64Array(cap), units: new Float64Array(cap), n: 0 };
+  return { refs: new Int32Array(cap), ts: new Float64Array(cap), vs: new Float64Array(cap), units: new Float64Array(cap), n: 0 };
 }
 
 /** Keeps the samples for which `keep(i)` is true, in order; returns how many were removed. */
@@ -30,7 +26,7 @@ export function filterBatch(b: Batch, keep: (i: number) => boolean, onRemoved: (
   for (let i = 0; i < b.n; i++) {
     if (keep(i)) {
       if (w !== i) {
-        b.series[w] = b.series[i]!;
+        b.refs[w] = b.refs[i]!;
         b.ts[w] = b.ts[i]!;
         b.vs[w] = b.vs[i]!;
         b.units[w] = b.units[i]!;
@@ -46,7 +42,7 @@ export function filterBatch(b: Batch, keep: (i: number) => boolean, onRemoved: (
 }
 
 export class ShardQueue {
-  private readonly series: (QSeries | undefined)[];
+  private readonly refs: Int32Array;
   private readonly ts: Float64Array;
   private readonly vs: Float64Array;
   private readonly units: Float64Array;
@@ -56,7 +52,7 @@ export class ShardQueue {
   oldestAt = 0;
 
   constructor(readonly capacity: number) {
-    this.series = new Array<QSeries | undefined>(capacity);
+    this.refs = new Int32Array(capacity);
     this.ts = new Float64Array(capacity);
     this.vs = new Float64Array(capacity);
     this.units = new Float64Array(capacity);
@@ -66,11 +62,12 @@ export class ShardQueue {
     return this.len;
   }
 
-  push(s: QSeries, t: number, v: number, unit: number): boolean {
+  push(ref: number, t: number, v: number, unit: number): boolean {
     if (this.len === this.capacity) return false;
     if (this.len === 0) this.oldestAt = performance.now();
-    const i = (this.head + this.len) % this.capacity;
-    this.series[i] = s;
+    let i = this.head + this.len;
+    if (i >= this.capacity) i -= this.capacity;
+    this.refs[i] = ref;
     this.ts[i] = t;
     this.vs[i] = v;
     this.units[i] = unit;
@@ -81,13 +78,19 @@ export class ShardQueue {
   /** Moves up to `max` samples from the front into `out` (reset first). */
   take(max: number, out: Batch): void {
     const n = Math.min(max, this.len);
-    for (let k = 0; k < n; k++) {
-      const i = (this.head + k) % this.capacity;
-      out.series[k] = this.series[i]!;
-      out.ts[k] = this.ts[i]!;
-      out.vs[k] = this.vs[i]!;
-      out.units[k] = this.units[i]!;
-      this.series[i] = undefined;
+    // At most two runs of the ring: copied with set() rather than element by element.
+    const first = Math.min(n, this.capacity - this.head);
+    const h = this.head;
+    out.refs.set(this.refs.subarray(h, h + first), 0);
+    out.ts.set(this.ts.subarray(h, h + first), 0);
+    out.vs.set(this.vs.subarray(h, h + first), 0);
+    out.units.set(this.units.subarray(h, h + first), 0);
+    if (first < n) {
+      const rest = n - first;
+      out.refs.set(this.refs.subarray(0, rest), first);
+      out.ts.set(this.ts.subarray(0, rest), first);
+      out.vs.set(this.vs.subarray(0, rest), first);
+      out.units.set(this.units.subarray(0, rest), first);
     }
     out.n = n;
     this.head = (this.head + n) % this.capacity;
@@ -100,7 +103,6 @@ export class ShardQueue {
     let n = 0;
     while (this.len > 0 && this.units[this.head]! < unit) {
       onDropped(this.units[this.head]!);
-      this.series[this.head] = undefined;
       this.head = (this.head + 1) % this.capacity;
       this.len--;
       n++;
@@ -142,8 +144,8 @@ export class Shard {
   }
 
   /** Queues one sample; false when full (wait with `waitForSpace`). */
-  push(s: QSeries, t: number, v: number, unit: number): boolean {
-    if (!this.queue.push(s, t, v, unit)) return false;
+  push(ref: number, t: number, v: number, unit: number): boolean {
+    if (!this.queue.push(ref, t, v, unit)) return false;
     if (this.queue.length >= this.host.maxSamplesPerSend || this.queue.length === 1) this.wakeSender?.();
     return true;
   }
