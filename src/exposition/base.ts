@@ -130,6 +130,11 @@ export abstract class ParserBase implements ExpositionParser {
   protected metaType: MetricType = 'unknown';
   /** Set by scanQuoted: the string just scanned holds a backslash. */
   protected lastEsc = false;
+  /**
+   * False after nextSeriesIfKey skipped the name and labels of a line: they are read (relexKey) only if
+   * an accessor asks for them.
+   */
+  protected keyLexed = true;
 
   // The current family, named by the last metadata line: where its name is in the input (compared by
   // offsets, so metadata lines make no strings) and the name itself once somebody asks.
@@ -172,6 +177,32 @@ export abstract class ParserBase implements ExpositionParser {
     this.hasTs = false;
     this.nameCache = null;
     this.typeCache = null;
+    this.keyLexed = true;
+  }
+
+  /** Reads the name and labels of the current series line that nextSeriesIfKey skipped. */
+  protected relexKey(): void {}
+
+  private ensureKey(): void {
+    if (this.keyLexed) return;
+    this.keyLexed = true;
+    this.relexKey();
+  }
+
+  nextSeriesIfKey(_key: string): boolean {
+    return false;
+  }
+
+  metadataIs(family: string, value: string): boolean {
+    const e = this.entry;
+    if ((e !== Entry.Type && e !== Entry.Help && e !== Entry.Unit) || this.nameEsc) return false;
+    const a = this.nameStart;
+    if (this.nameEnd - a !== family.length || !this.s.startsWith(family, a)) return false;
+    if (e === Entry.Type) return this.metaType === value;
+    // The text as written equals the value only if neither holds an escape (R === V without a backslash
+    // in V means R has none, so it unescapes to itself).
+    const b = this.textStart;
+    return this.textEnd - b === value.length && this.s.startsWith(value, b) && value.indexOf('\\') < 0;
   }
 
   /** Consumes a line break at `p` (which must be one). */
@@ -427,6 +458,7 @@ export abstract class ParserBase implements ExpositionParser {
 
   /** The metric name without detaching (for comparisons). */
   protected rawName(): string {
+    this.ensureKey();
     if (this.nameCache === null) {
       const t = this.s.slice(this.nameStart, this.nameEnd);
       this.nameCache = this.nameEsc ? unescape(t, true) : t;
@@ -445,6 +477,7 @@ export abstract class ParserBase implements ExpositionParser {
 
   labels(): Labels {
     if (this.entry !== Entry.Series) return Object.freeze([]) as Labels;
+    this.ensureKey();
     const out: string[] = [METRIC_NAME, internName(this.rawName())];
     const t = this.normalize ? this.type() : 'unknown';
     for (let i = 0; i < this.nLabels; i++) {

@@ -95,6 +95,13 @@ export class TextParser extends ParserBase {
   }
 
   private sampleLine(p: number): Entry {
+    p = this.lexKey(p);
+    this.sampleRest(this.skipWs(p));
+    return Entry.Series;
+  }
+
+  /** The metric name and label block of a series line starting at `p`; returns the offset after them. */
+  private lexKey(p: number): number {
     const s = this.s;
     const n = this.n;
     if (s.charCodeAt(p) !== LBRACE) {
@@ -104,6 +111,7 @@ export class TextParser extends ParserBase {
       this.keyEnd = p;
       p = this.skipWs(p);
       if (p < n && s.charCodeAt(p) === LBRACE) p = this.keyEnd = this.labelBlock(p);
+      else p = this.keyEnd;
     } else {
       p = this.keyEnd = this.labelBlock(p);
       if (this.nameStart < 0) {
@@ -111,7 +119,13 @@ export class TextParser extends ParserBase {
       }
     }
     this.checkLabelNames(this.entryStart);
-    p = this.skipWs(p);
+    return p;
+  }
+
+  /** The value, optional timestamp and line end of a series line; `p` is at the value. */
+  private sampleRest(p: number): void {
+    const s = this.s;
+    const n = this.n;
     const vs = p;
     while (p < n) {
       const c = s.charCodeAt(p);
@@ -137,7 +151,33 @@ export class TextParser extends ParserBase {
       if (p < n && s.charCodeAt(p) !== LF) this.fail(`expected the end of the line after the timestamp, got ${this.got(p)}`, p);
     }
     this.endLine(p);
-    return Entry.Series;
+  }
+
+  /**
+   * The line at the cursor starts with `key` and a blank: it is that series again, so only the value
+   * and timestamp are read. Not taken when the input had invalid UTF-8 (lines are checked in next()) or
+   * when a "{" follows the blank (`name {labels}` is a longer key than `name`).
+   */
+  override nextSeriesIfKey(key: string): boolean {
+    if (this.failed !== null || this.finished || this.badLines !== null) return false;
+    const s = this.s;
+    const p = this.pos;
+    const end = p + key.length;
+    if (end >= this.n || !s.startsWith(key, p)) return false;
+    const c = s.charCodeAt(end);
+    if (c !== SP && c !== TAB) return false;
+    const q = this.skipWs(end);
+    if (q < this.n && s.charCodeAt(q) === LBRACE) return false;
+    this.beginEntry(p);
+    this.keyEnd = end;
+    this.keyLexed = false;
+    this.sampleRest(q);
+    this.entry = Entry.Series;
+    return true;
+  }
+
+  protected override relexKey(): void {
+    this.lexKey(this.entryStart);
   }
 
   /** `{...}` starting at `p`; returns the offset after `}`. */

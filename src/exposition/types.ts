@@ -88,6 +88,13 @@ export interface ExpositionParser {
   seriesKey(): string;
   /** Whether seriesKey() would equal `key`, without making the string (the steady-state cache check). */
   seriesKeyIs(key: string): boolean;
+  /**
+   * A scrape loop's steady-state shortcut: when the next entry is a series line that starts with `key` (a
+   * seriesKey() from an earlier scrape, without line breaks) followed by a blank, reads only its value and
+   * timestamp and returns true; the entry then answers every accessor as if next() had read it. Otherwise
+   * consumes nothing and returns false (call next()). A parser may always return false.
+   */
+  nextSeriesIfKey(key: string): boolean;
   /** Labels with `__name__`, sorted, empty values dropped; built on each call (cache them by seriesKey). */
   labels(): Labels;
   /** The sample value; NaN in the exposition is an ordinary NaN (the formats cannot carry stale markers). */
@@ -107,6 +114,11 @@ export interface ExpositionParser {
   familyName(): string;
 
   // Metadata entries.
+  /**
+   * On a Type/Help/Unit entry: whether it names `family` and restates `value` (the type, help or unit as
+   * returned for it before), compared in place without making strings; false when unsure (escapes).
+   */
+  metadataIs(family: string, value: string): boolean;
   help(): string;
   unit(): string;
   /** Comment entries (text format only): the whole line from `#`. */

@@ -222,7 +222,7 @@ describe('scrape: text and OpenMetrics targets', () => {
     assert.equal(s.lastUrl, '/metrics');
     assert.equal(loop.target.health, 'up');
     assert.equal(loop.target.lastError, '');
-    assert.deepEqual(loop.cache.metadata.get('rq'), { type: 'counter', help: 'Requests.', unit: '', lastIter: 0 });
+    assert.deepEqual(loop.cache.metadata.get('rq'), { family: 'rq', type: 'counter', help: 'Requests.', unit: '', lastIter: 0 });
   });
 
   it('scrape_protocols restricted to 0.0.4 sends the Accept header of Prometheus 2.x order', async () => {

@@ -146,14 +146,35 @@ export async function appendScrape(
   let outOfBounds = 0;
   let lastYield = performance.now();
 
+  const metaOrder = cache.metaOrder;
+  let metaPos = 0;
+
   try {
     for (;;) {
-      const e = p.next();
+      // A target exposes its series in the same order scrape after scrape: the entry at the same position
+      // in the last scrape is tried first, in place in the input (only value and timestamp are read when
+      // the line starts with its text); when that fails the line is read in full.
+      let ce: CacheEntry | undefined = order[res.total];
+      let e: Entry;
+      let matched = false;
+      if (ce !== undefined && ce.plain && p.nextSeriesIfKey(ce.key)) {
+        e = Entry.Series;
+        matched = true;
+      } else {
+        e = p.next();
+      }
       if (e !== Entry.Series) {
         if (e === Entry.EOF) break;
-        if (e === Entry.Type) cache.setMetadata(p.metricName(), 'type', p.type());
-        else if (e === Entry.Help) cache.setMetadata(p.metricName(), 'help', p.help());
-        else if (e === Entry.Unit) cache.setMetadata(p.metricName(), 'unit', p.unit());
+        if (e === Entry.Type || e === Entry.Help || e === Entry.Unit) {
+          // Metadata lines too: unchanged ones are recognised in place, without making strings.
+          const m = metaOrder[metaPos];
+          const value = m === undefined ? '' : e === Entry.Type ? m.type : e === Entry.Help ? m.help : m.unit;
+          if (m !== undefined && p.metadataIs(m.family, value)) m.lastIter = iter;
+          else if (e === Entry.Type) metaOrder[metaPos] = cache.setMetadata(p.metricName(), 'type', p.type());
+          else if (e === Entry.Help) metaOrder[metaPos] = cache.setMetadata(p.metricName(), 'help', p.help());
+          else metaOrder[metaPos] = cache.setMetadata(p.metricName(), 'unit', p.unit());
+          metaPos++;
+        }
         continue;
       }
       const total = ++res.total;
@@ -163,12 +184,11 @@ export async function appendScrape(
       }
       const pt = honorTs ? p.timestamp() : null;
       const t = pt === null ? defTime : pt;
-      // The entry at the same position as in the last scrape is compared with the input in place; only
-      // when it differs is the text cut out for a Map lookup.
+      // Not matched in place: compared once more (the line may differ only in blanks), and only then is
+      // the text cut out for a Map lookup.
       const pos = total - 1;
-      let ce: CacheEntry | undefined = order[pos];
       let key = '';
-      if (ce === undefined || !p.seriesKeyIs(ce.key)) {
+      if (!matched && (ce === undefined || !p.seriesKeyIs(ce.key))) {
         key = p.seriesKey();
         ce = series.get(key);
         if (ce !== undefined) order[pos] = ce;
@@ -190,7 +210,7 @@ export async function appendScrape(
         const ls = sampleLabels(p.labels(), target, s.honorLabels, s.relabeler, s.scheme, s.limits);
         if (ls === null) {
           const k = detachString(key);
-          const entry: CacheEntry = { key: k, st: null, lastIter: iter };
+          const entry: CacheEntry = { key: k, plain: k.indexOf('\n') < 0, st: null, lastIter: iter };
           series.set(k, entry);
           order[pos] = entry;
           cache.created.push(k);
@@ -237,7 +257,7 @@ export async function appendScrape(
         st = cache.stateFor(st);
         st.lastIter = iter;
         const k = detachString(key);
-        const entry: CacheEntry = { key: k, st, lastIter: iter };
+        const entry: CacheEntry = { key: k, plain: k.indexOf('\n') < 0, st, lastIter: iter };
         series.set(k, entry);
         order[pos] = entry;
         cache.created.push(k);

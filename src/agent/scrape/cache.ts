@@ -22,12 +22,15 @@ export interface SeriesState {
 export interface CacheEntry {
   /** The series text (the key of `ScrapeCache.series`). */
   readonly key: string;
+  /** The key holds no line break: the parser may match it in place (ExpositionParser.nextSeriesIfKey). */
+  readonly plain: boolean;
   /** null: the series is dropped by metric relabeling. */
   readonly st: SeriesState | null;
   lastIter: number;
 }
 
 export interface MetadataEntry {
+  readonly family: string;
   type: MetricType;
   help: string;
   unit: string;
@@ -55,6 +58,8 @@ export class ScrapeCache {
   cur: SeriesState[] = [];
   prev: SeriesState[] = [];
   readonly metadata = new Map<string, MetadataEntry>();
+  /** The metadata entry of each HELP/TYPE/UNIT line of the last scrape, by position (as `order`). */
+  readonly metaOrder: MetadataEntry[] = [];
   /** Cache size after the last successful scrape (for the forced flush of caches that keep growing). */
   private successfulCount = 0;
   /** Entries and states created by the scrape in progress (undone when it fails). */
@@ -121,7 +126,12 @@ export class ScrapeCache {
         for (const [k, e] of this.series) if (e.lastIter !== iter) this.series.delete(k);
         for (const [ref, st] of this.states) if (st.lastIter !== iter) this.states.delete(ref);
       }
-      for (const [name, m] of this.metadata) if (iter - m.lastIter > METADATA_KEEP_ITERS) this.metadata.delete(name);
+      for (const [name, m] of this.metadata) {
+        if (iter - m.lastIter > METADATA_KEEP_ITERS) {
+          this.metadata.delete(name);
+          this.metaOrder.length = 0;
+        }
+      }
     }
     const p = this.prev;
     this.prev = this.cur;
@@ -133,15 +143,17 @@ export class ScrapeCache {
     this.iter++;
   }
 
-  setMetadata(family: string, kind: 'type' | 'help' | 'unit', value: string): void {
+  /** Records a HELP/TYPE/UNIT line; returns the family's entry. */
+  setMetadata(family: string, kind: 'type' | 'help' | 'unit', value: string): MetadataEntry {
     let m = this.metadata.get(family);
     if (m === undefined) {
-      m = { type: 'unknown', help: '', unit: '', lastIter: this.iter };
+      m = { family, type: 'unknown', help: '', unit: '', lastIter: this.iter };
       this.metadata.set(family, m);
     }
     if (kind === 'type') m.type = value as MetricType;
     else if (kind === 'help') m.help = value;
     else m.unit = value;
     m.lastIter = this.iter;
+    return m;
   }
 }
