@@ -457,14 +457,47 @@ function safeLabels(ls: Labels): string {
 }
 
 const INITIAL_CAPACITY = 256;
+/** Staging columns kept for reuse: about one per scrape in flight at a time. */
+const MAX_POOLED_STAGING = 16;
+
+/** An appender's staging columns; reused across appenders, so a scrape allocates none in steady state. */
+class Staging {
+  refs = new Uint32Array(INITIAL_CAPACITY);
+  ts = new Float64Array(INITIAL_CAPACITY);
+  vs = new Float64Array(INITIAL_CAPACITY);
+  /** The series of each staged sample, so that commit needs no lookup. */
+  ser: (AgentSeries | null)[] = [];
+
+  grow(): void {
+    const cap = this.refs.length * 2;
+    const r = new Uint32Array(cap);
+    const ts = new Float64Array(cap);
+    const vs = new Float64Array(cap);
+    r.set(this.refs);
+    ts.set(this.ts);
+    vs.set(this.vs);
+    this.refs = r;
+    this.ts = ts;
+    this.vs = vs;
+  }
+}
+
+const stagingPool: Staging[] = [];
+
+function takeStaging(): Staging {
+  return stagingPool.pop() ?? new Staging();
+}
+
+/** Returns staging columns to the pool, dropping its first `n` series references. */
+function giveBackStaging(st: Staging, n: number): void {
+  const ser = st.ser;
+  for (let i = 0; i < n; i++) ser[i] = null;
+  if (stagingPool.length < MAX_POOLED_STAGING) stagingPool.push(st);
+}
 
 /** One scrape's (or one request's) samples, staged in columns until commit. */
 class AgentAppender implements Appender {
-  private refs = new Uint32Array(INITIAL_CAPACITY);
-  private ts = new Float64Array(INITIAL_CAPACITY);
-  private vs = new Float64Array(INITIAL_CAPACITY);
-  /** The series of each staged sample, so that commit needs no lookup. */
-  private ser: AgentSeries[] = [];
+  private cols: Staging | null = null;
   private n = 0;
   /** Series this appender staged samples of, each once. */
   private readonly touched: AgentSeries[] = [];
@@ -511,52 +544,45 @@ class AgentAppender implements Appender {
     }
     s.stagedTs = t;
     s.stagedV = v;
-    if (this.n === this.refs.length) this.grow();
-    this.refs[this.n] = s.ref;
-    this.ts[this.n] = t;
-    this.vs[this.n] = v;
-    this.ser[this.n] = s;
-    this.n++;
+    const c = (this.cols ??= takeStaging());
+    const i = this.n;
+    if (i === c.refs.length) c.grow();
+    c.refs[i] = s.ref;
+    c.ts[i] = t;
+    c.vs[i] = v;
+    c.ser[i] = s;
+    this.n = i + 1;
     this.touch(s);
     return s.ref;
-  }
-
-  private grow(): void {
-    const cap = this.refs.length * 2;
-    const r = new Uint32Array(cap);
-    const ts = new Float64Array(cap);
-    const vs = new Float64Array(cap);
-    r.set(this.refs);
-    ts.set(this.ts);
-    vs.set(this.vs);
-    this.refs = r;
-    this.ts = ts;
-    this.vs = vs;
   }
 
   async commit(): Promise<void> {
     if (this.done) throw new Error('appender already committed or rolled back');
     this.done = true;
-    if (this.n === 0) return;
+    const c = this.cols;
+    const n = this.n;
+    if (c === null || n === 0) return;
+    this.cols = null;
     try {
-      await this.st.writeCommit(this.touched, this.refs, this.ts, this.vs, this.n);
+      await this.st.writeCommit(this.touched, c.refs, c.ts, c.vs, n);
     } catch (err) {
       this.unstage();
       this.release();
+      giveBackStaging(c, n);
       throw err;
     }
     this.release();
     // Committed: the ordering state moves forward (per series, the newest sample of this commit).
-    const ser = this.ser;
-    for (let i = 0; i < this.n; i++) {
+    const { ser, ts, vs } = c;
+    for (let i = 0; i < n; i++) {
       const s = ser[i]!;
-      const t = this.ts[i]!;
+      const t = ts[i]!;
       if (t >= s.lastTs) {
         s.lastTs = t;
-        s.lastV = this.vs[i]!;
+        s.lastV = vs[i]!;
       }
     }
-    this.ser = [];
+    giveBackStaging(c, n);
   }
 
   rollback(): void {
@@ -564,8 +590,9 @@ class AgentAppender implements Appender {
     this.done = true;
     this.unstage();
     this.release();
+    if (this.cols !== null) giveBackStaging(this.cols, this.n);
+    this.cols = null;
     this.n = 0;
-    this.ser = [];
   }
 
   /** Forgets what this appender staged so that the same samples can be appended again. */
