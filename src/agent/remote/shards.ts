@@ -208,7 +208,10 @@ export class Shard {
         await new Promise<void>((resolve) => {
           const t = setTimeout(done, wait);
           this.wakeSender = done;
+          // Unhooked at the first call: a producer pushing a whole WAL record wakes the sender once.
+          const self = this;
           function done() {
+            if (self.wakeSender === done) self.wakeSender = null;
             clearTimeout(t);
             resolve();
           }
