@@ -461,6 +461,30 @@ describe('scrape: failures never escape the loop', () => {
     assert.equal(rec.value(up(s.addr), T0), 0);
   });
 
+  it('shutdown cuts every scrape in flight (before and after the headers) with "context canceled"; later scrapes are refused', async () => {
+    const silent = await target(() => undefined); // never answers
+    const trickle = await target((_req, res) => {
+      res.setHeader('Content-Type', 'text/plain');
+      res.write('a 1\n'); // headers and a first chunk, then nothing
+    });
+    const client = new ScrapeClient(job(`job_name: t\nstatic_configs: [{targets: ['${silent.addr}']}]`));
+    const stop = new AbortController();
+    const scrape = (addr: string) =>
+      client.scrape({ url: `http://${addr}/metrics`, accept: SCRAPE_ACCEPT_HEADER, timeoutMs: 30_000, signal: stop.signal }).then(
+        () => 'resolved',
+        (err: Error) => err.message,
+      );
+    const both = [scrape(silent.addr), scrape(trickle.addr), scrape(silent.addr)];
+    await new Promise((r) => setTimeout(r, 150));
+    const t = performance.now();
+    stop.abort();
+    const msgs = await Promise.all(both);
+    assert.ok(performance.now() - t < 1000, 'cut at once');
+    assert.deepEqual(msgs, [silent.addr, trickle.addr, silent.addr].map((a) => `Get "http://${a}/metrics": context canceled`));
+    assert.equal(await scrape(trickle.addr), `Get "http://${trickle.addr}/metrics": context canceled`);
+    client.close();
+  });
+
   it('HTTP errors and refused connections are reported, not thrown', async () => {
     const s = await target((_req, res) => {
       res.statusCode = 503;

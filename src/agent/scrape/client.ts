@@ -250,11 +250,9 @@ class Flight {
   res: http.IncomingMessage | null = null;
   /** Set once cut: the error the request and response were destroyed with. */
   aborted: Error | null = null;
-  deadlineHit = false;
 
   abort(deadline: boolean): void {
     if (this.aborted !== null) return;
-    this.deadlineHit = deadline;
     const err = new Error(deadline ? 'context deadline exceeded' : 'context canceled');
     err.name = 'AbortError';
     this.aborted = err;
@@ -264,7 +262,8 @@ class Flight {
 }
 
 function requestError(err: unknown, flight: Flight): string {
-  if (flight.deadlineHit) return 'context deadline exceeded';
+  // Cut by us: whatever the socket said on the way down ("aborted", "socket hang up") is a consequence.
+  if (flight.aborted !== null) return flight.aborted.message;
   const e = err as NodeJS.ErrnoException;
   if (e?.name === 'AbortError') return 'context canceled';
   return e?.message ?? String(err);
