@@ -4,7 +4,7 @@
  * labels, blank lines, `#` comments, integer millisecond timestamps, no exemplars. A line break ends every
  * entry; `\r` is not whitespace, so CRLF input fails on the first sample (as it does in Prometheus).
  */
-import { ParserBase } from './base.js';
+import { ParserBase, textAt } from './base.js';
 import {
   COMMA,
   EQUALS,
@@ -163,7 +163,7 @@ export class TextParser extends ParserBase {
     const s = this.s;
     const p = this.pos;
     const end = p + key.length;
-    if (end >= this.n || !s.startsWith(key, p)) return false;
+    if (end >= this.n || !textAt(s, p, key)) return false;
     const c = s.charCodeAt(end);
     if (c !== SP && c !== TAB) return false;
     const q = this.skipWs(end);
