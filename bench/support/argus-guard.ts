@@ -43,7 +43,8 @@ export interface BenchArgus {
 /**
  * Starts `argus <role>` for a benchmark in a fresh temp directory (`dirPrefix`), guarded as above; `args`
  * gets that directory and returns the flags (it may write files there first). With `cpuProfile`, the
- * environment's BENCH_ARGUS_CPU_PROF=DIR runs it under `node --cpu-prof` with the profile left in DIR.
+ * environment's BENCH_ARGUS_CPU_PROF=DIR runs it under `node --cpu-prof` with the profile left in DIR;
+ * BENCH_ARGUS_NODE_ARGS adds flags for node (space-separated) to every benchmarked Argus process.
  */
 export async function startGuardedArgus(
   role: string,
@@ -53,12 +54,12 @@ export async function startGuardedArgus(
 ): Promise<BenchArgus> {
   const dir = mkdtempSync(join(tmpdir(), dirPrefix));
   const prof = opts.cpuProfile ? process.env.BENCH_ARGUS_CPU_PROF : undefined;
+  // BENCH_ARGUS_NODE_ARGS: extra flags for node itself (e.g. V8 heap settings), space-separated.
+  const nodeArgs = (process.env.BENCH_ARGUS_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  if (prof !== undefined && prof !== '') nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`);
   let proc: ArgusProcess;
   try {
-    proc = await startArgus(role, args(dir), {
-      readyTimeoutMs: 60_000,
-      ...(prof !== undefined && prof !== '' ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`] } : {}),
-    });
+    proc = await startArgus(role, args(dir), { readyTimeoutMs: 60_000, nodeArgs });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;

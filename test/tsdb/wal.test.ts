@@ -132,3 +132,20 @@ test('periodic sync policy: log() resolves after the write; fdatasync runs on th
   assert.deepEqual(got, [...Array(60).keys()]);
   await w2.close();
 });
+
+test('SamplesRecordDecoder: reused columns decode every record like decodeSamplesRecord, as records grow and shrink', async () => {
+  const { SamplesRecordDecoder, decodeSamplesRecord, encodeSamplesRecord } = await import('../../src/tsdb/wal/records.js');
+  const dec = new SamplesRecordDecoder();
+  for (const n of [3, 1000, 10, 0, 2500, 2500, 7]) {
+    const refs = Uint32Array.from({ length: n }, (_, i) => 1 + i * 3);
+    const ts = Float64Array.from({ length: n }, (_, i) => 1_700_000_000_000 + i);
+    const vs = Float64Array.from({ length: n }, (_, i) => (i % 5 === 0 ? NaN : i / 7));
+    const rec = encodeSamplesRecord(refs, ts, vs, n);
+    const got = dec.decode(rec);
+    const want = decodeSamplesRecord(rec);
+    assert.equal(got.refs.length, n);
+    assert.deepEqual([...got.refs], [...want.refs]);
+    assert.deepEqual([...got.ts], [...want.ts]);
+    assert.deepEqual(Buffer.from(got.vs.buffer, got.vs.byteOffset, n * 8), Buffer.from(want.vs.buffer, want.vs.byteOffset, n * 8));
+  }
+});

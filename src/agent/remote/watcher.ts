@@ -7,7 +7,7 @@
  * it nor a later segment mention are forgotten (the agent collected them; nothing after refers to them).
  */
 import type { Labels } from '../../model/labels.js';
-import { REC_SAMPLES, REC_SERIES, decodeSamplesRecord, decodeSeriesRecord, type SamplesColumns } from '../../tsdb/wal/records.js';
+import { REC_SAMPLES, REC_SERIES, SamplesRecordDecoder, decodeSeriesRecord, type SamplesColumns } from '../../tsdb/wal/records.js';
 import type { Logger } from '../../util/log.js';
 import type { AgentStorage } from '../storage/agent-storage.js';
 import { SegmentCursor, WalCorruptionError, comparePositions, readWholeFile, segmentSize, type WalPosition } from '../storage/segments.js';
@@ -35,6 +35,8 @@ export class WalWatcher {
   pos: WalPosition;
   /** Damage met while tailing (records skipped), for metrics. */
   corruptions = 0;
+  /** Samples columns are handed to the sink one record at a time (it awaits), so one set is reused. */
+  private readonly samplesDecoder = new SamplesRecordDecoder();
 
   constructor(
     private readonly storage: AgentStorage,
@@ -118,7 +120,7 @@ export class WalWatcher {
       if (rec[0] === REC_SAMPLES) {
         let cols: SamplesColumns | null = null;
         try {
-          cols = decodeSamplesRecord(rec);
+          cols = this.samplesDecoder.decode(rec);
         } catch (err) {
           this.logger.error('remote write: undecodable samples record in the WAL; skipped', { segment: seg, offset: this.pos.offset, err: (err as Error).message });
         }

@@ -132,13 +132,14 @@ export interface SamplesColumns {
   vs: Float64Array;
 }
 
-export function decodeSamplesRecord(buf: Uint8Array): SamplesColumns {
+export function decodeSamplesRecord(buf: Uint8Array, reuse?: SamplesColumns): SamplesColumns {
   const rd = new VarintReader(buf, 1);
   const count = rd.next();
   if (count < 0 || count > buf.length) throw new Error(`samples record claims ${count} samples in ${buf.length} bytes`);
   const t0 = rd.next();
-  const refs = new Uint32Array(count);
-  const ts = new Float64Array(count);
+  const fits = reuse !== undefined && reuse.refs.length >= count;
+  const refs = fits ? reuse.refs.subarray(0, count) : new Uint32Array(count);
+  const ts = fits ? reuse.ts.subarray(0, count) : new Float64Array(count);
   let prev = 0;
   for (let i = 0; i < count; i++) {
     prev += rd.next();
@@ -146,10 +147,24 @@ export function decodeSamplesRecord(buf: Uint8Array): SamplesColumns {
     ts[i] = t0 + rd.next();
   }
   if (rd.off + count * 8 > buf.length) throw new Error(`samples record of ${buf.length} bytes too short for ${count} values`);
-  // Copy into a fresh, aligned array (the record may sit at any byte offset in the segment).
-  const vs = new Float64Array(count);
-  new Uint8Array(vs.buffer).set(buf.subarray(rd.off, rd.off + count * 8));
+  // Copy into an aligned array (the record may sit at any byte offset in the segment).
+  const vs = fits ? reuse.vs.subarray(0, count) : new Float64Array(count);
+  new Uint8Array(vs.buffer, vs.byteOffset, count * 8).set(buf.subarray(rd.off, rd.off + count * 8));
   return { refs, ts, vs };
+}
+
+/**
+ * Decodes samples records into columns it reuses (a WAL reader that handles one record at a time need
+ * not allocate three arrays per record). The columns returned are valid until the next call.
+ */
+export class SamplesRecordDecoder {
+  private cols: SamplesColumns = { refs: new Uint32Array(0), ts: new Float64Array(0), vs: new Float64Array(0) };
+
+  decode(buf: Uint8Array): SamplesColumns {
+    const out = decodeSamplesRecord(buf, this.cols);
+    if (out.refs.buffer !== this.cols.refs.buffer) this.cols = out; // grown: the larger arrays serve from now on
+    return out;
+  }
 }
 
 /**
