@@ -31,6 +31,7 @@ import {
   REC_META,
   REC_SAMPLES,
   REC_SERIES,
+  StagedSamples,
   decodeMetaRecord,
   decodeSamplesRecord,
   decodeSeriesRecord,
@@ -461,24 +462,12 @@ const INITIAL_CAPACITY = 256;
 const MAX_POOLED_STAGING = 16;
 
 /** An appender's staging columns; reused across appenders, so a scrape allocates none in steady state. */
-class Staging {
-  refs = new Uint32Array(INITIAL_CAPACITY);
-  ts = new Float64Array(INITIAL_CAPACITY);
-  vs = new Float64Array(INITIAL_CAPACITY);
+class Staging extends StagedSamples {
   /** The series of each staged sample, so that commit needs no lookup. */
   ser: (AgentSeries | null)[] = [];
 
-  grow(): void {
-    const cap = this.refs.length * 2;
-    const r = new Uint32Array(cap);
-    const ts = new Float64Array(cap);
-    const vs = new Float64Array(cap);
-    r.set(this.refs);
-    ts.set(this.ts);
-    vs.set(this.vs);
-    this.refs = r;
-    this.ts = ts;
-    this.vs = vs;
+  constructor() {
+    super(INITIAL_CAPACITY);
   }
 }
 

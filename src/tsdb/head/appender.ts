@@ -8,15 +8,13 @@ import type { Labels } from '../../model/labels.js';
 import { sameBits } from '../../model/value.js';
 import type { Appender, SeriesRef } from '../../storage/interface.js';
 import { StorageError } from '../../storage/errors.js';
-import { encodeSamplesRecord, encodeSeriesRecord } from '../wal/records.js';
+import { StagedSamples, encodeSamplesRecord, encodeSeriesRecord } from '../wal/records.js';
 import type { Head } from './head.js';
 import { Appendable as Check, type MemSeries } from './series.js';
 
 export class HeadAppender implements Appender {
   private readonly head: Head;
-  private refs = new Uint32Array(1024);
-  private ts = new Float64Array(1024);
-  private vs = new Float64Array(1024);
+  private readonly cols = new StagedSamples(1024);
   private n = 0;
   private done = false;
   private release: (() => void) | null = null;
@@ -69,21 +67,11 @@ export class HeadAppender implements Appender {
       this.finished = new Promise<void>((r) => (this.release = r));
       this.head.activeAppenders.add(this);
     }
-    if (this.n === this.refs.length) {
-      const cap = this.n * 2;
-      const r = new Uint32Array(cap);
-      const ts = new Float64Array(cap);
-      const vs = new Float64Array(cap);
-      r.set(this.refs);
-      ts.set(this.ts);
-      vs.set(this.vs);
-      this.refs = r;
-      this.ts = ts;
-      this.vs = vs;
-    }
-    this.refs[this.n] = ref;
-    this.ts[this.n] = t;
-    this.vs[this.n] = v;
+    const c = this.cols;
+    if (this.n === c.refs.length) c.grow();
+    c.refs[this.n] = ref;
+    c.ts[this.n] = t;
+    c.vs[this.n] = v;
     this.n++;
   }
 
@@ -115,16 +103,17 @@ export class HeadAppender implements Appender {
     const newSeries = head.takePendingSeries();
     const records: Uint8Array[] = [];
     if (newSeries.length > 0) records.push(encodeSeriesRecord(newSeries.map((s) => ({ ref: s.ref, labels: s.labels }))));
-    if (this.n > 0) records.push(encodeSamplesRecord(this.refs, this.ts, this.vs, this.n));
+    const { refs, ts, vs } = this.cols;
+    if (this.n > 0) records.push(encodeSamplesRecord(refs, ts, vs, this.n));
     try {
       if (records.length > 0 && head.wal !== null) {
         let maxT = -Infinity;
-        for (let i = 0; i < this.n; i++) if (this.ts[i]! > maxT) maxT = this.ts[i]!;
+        for (let i = 0; i < this.n; i++) if (ts[i]! > maxT) maxT = ts[i]!;
         await head.wal.log(records, maxT);
       }
       for (let i = 0; i < this.n; i++) {
-        const s = head.getByRef(this.refs[i]!);
-        if (s !== undefined) head.commitSample(s, this.ts[i]!, this.vs[i]!);
+        const s = head.getByRef(refs[i]!);
+        if (s !== undefined) head.commitSample(s, ts[i]!, vs[i]!);
       }
     } finally {
       this.settle();

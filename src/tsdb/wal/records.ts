@@ -153,6 +153,33 @@ export function decodeSamplesRecord(buf: Uint8Array, reuse?: SamplesColumns): Sa
   return { refs, ts, vs };
 }
 
+/** Growable sample columns: what an appender stages until they become one samples record at commit. */
+export class StagedSamples implements SamplesColumns {
+  refs: Uint32Array;
+  ts: Float64Array;
+  vs: Float64Array;
+
+  constructor(capacity: number) {
+    this.refs = new Uint32Array(capacity);
+    this.ts = new Float64Array(capacity);
+    this.vs = new Float64Array(capacity);
+  }
+
+  /** Doubles the capacity, keeping what is staged. */
+  grow(): void {
+    const cap = this.refs.length * 2;
+    const r = new Uint32Array(cap);
+    const ts = new Float64Array(cap);
+    const vs = new Float64Array(cap);
+    r.set(this.refs);
+    ts.set(this.ts);
+    vs.set(this.vs);
+    this.refs = r;
+    this.ts = ts;
+    this.vs = vs;
+  }
+}
+
 /**
  * Decodes samples records into columns it reuses (a WAL reader that handles one record at a time need
  * not allocate three arrays per record). The columns returned are valid until the next call.
