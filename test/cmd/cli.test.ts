@@ -1,10 +1,19 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+const made: string[] = [];
+after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -37,7 +46,7 @@ test('bad flags, roles and config exit with code 2 and name what was wrong', () 
   assert.match(addr.err, /--web\.listen-address must be host:port/);
   const lvl = argus('receive', '--log.level=loud');
   assert.equal(lvl.code, 2);
-  const dir = mkdtempSync(join(tmpdir(), 'argus-cli-'));
+  const dir = tempDir('argus-cli-');
   const cfg = join(dir, 'argus.yml');
   writeFileSync(cfg, 'limits:\n  ingestion_rate: -1\nreceive:\n  ha_tracker:\n    failover_timeuot: 10s\n');
   const c = argus('receive', `--config.file=${cfg}`, `--storage.tsdb.path=${dir}`);

@@ -2,10 +2,10 @@
  * Long-term storage settings: the Argus YAML sections (storage.bucket/ship, compactor, store), Thanos's
  * objstore file (--objstore.config-file), the compactor and store flags, and which bucket each role uses.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,15 @@ import { UsageError, roleHelp } from '../../src/cmd/flags.js';
 import { allRole } from '../../src/cmd/all.js';
 import { storeRole } from '../../src/cmd/store.js';
 import { compactRole } from '../../src/cmd/compact.js';
+
+const made: string[] = [];
+after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -153,7 +162,7 @@ test('flags override the config; bad flags are usage errors naming the flag', ()
 });
 
 test('which bucket each role uses', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'argus-storage-cfg-'));
+  const dir = tempDir('argus-storage-cfg-');
   const none = parseConfig('');
   assert.equal(await bucketSettings(none, { 'storage.tsdb.path': dir }, 'receive'), null, 'receive ships only to a configured bucket');
   for (const role of ['all', 'store', 'compact']) {
@@ -168,7 +177,7 @@ test('which bucket each role uses', async () => {
 });
 
 test('argus store / compact: bad storage flags and objstore files exit with code 2 and say what was wrong', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'argus-storage-cli-'));
+  const dir = tempDir('argus-storage-cli-');
   const argus = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cmd/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
   const r = argus('compact', '--retention=forever', `--storage.tsdb.path=${dir}`, '--web.listen-address=127.0.0.1:0');
   assert.equal(r.status, 2, r.stderr);

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Head, drain } from '../../src/tsdb/head/index.js';
@@ -8,6 +8,15 @@ import { Matcher, MatchType } from '../../src/model/matcher.js';
 import { labelsFromObject, type Labels } from '../../src/model/labels.js';
 import { STALE_NAN, isStaleNaN } from '../../src/model/value.js';
 import { StorageError } from '../../src/storage/errors.js';
+
+const made: string[] = [];
+after(() => Promise.all(made.map((d) => rm(d, { recursive: true, force: true }))));
+
+async function tmpDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'argus-head-'));
+  made.push(d);
+  return d;
+}
 
 const L = (o: Record<string, string>) => labelsFromObject(o);
 const eq = (n: string, v: string) => new Matcher(MatchType.Equal, n, v);
@@ -84,7 +93,7 @@ test('out-of-order, duplicate and too-old samples follow Prometheus rules', asyn
 });
 
 test('stale markers keep their exact NaN bits through the head and the WAL', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'argus-head-'));
+  const dir = await tmpDir();
   const { head } = await Head.open('t', join(dir, 'wal'));
   const app = head.appender();
   app.append(0, L({ __name__: 's' }), 1000, 1);
@@ -102,7 +111,7 @@ test('stale markers keep their exact NaN bits through the head and the WAL', asy
 });
 
 test('WAL replay restores series refs, samples and out-of-order data', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'argus-head-'));
+  const dir = await tmpDir();
   const { head } = await Head.open('t', join(dir, 'wal'), { outOfOrderWindowMs: 60_000 });
   for (let r = 0; r < 5; r++) {
     const app = head.appender();

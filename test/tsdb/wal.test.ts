@@ -1,12 +1,17 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wal } from '../../src/tsdb/wal/index.js';
 
+const made: string[] = [];
+after(() => Promise.all(made.map((d) => rm(d, { recursive: true, force: true }))));
+
 async function tmp(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'argus-wal-'));
+  const d = await mkdtemp(join(tmpdir(), 'argus-wal-'));
+  made.push(d);
+  return d;
 }
 
 function rec(i: number, size = 16): Uint8Array {
