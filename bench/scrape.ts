@@ -20,7 +20,8 @@
  * Environment: BENCH_SCRAPE_TARGETS (200), BENCH_SCRAPE_SERIES (1000), BENCH_SCRAPE_INTERVAL (15s),
  * BENCH_SCRAPE_DURATION (180s, measured; after a warm-up of 2 scrapes of every target), BENCH_SCRAPE_MODE,
  * BENCH_SCRAPE_AGENTS (argus,prometheus). BENCH_ARGUS_CPU_PROF=DIR runs the Argus agent under
- * `node --cpu-prof` (summarise with `node --import tsx bench/profile-top.ts DIR/*.cpuprofile`).
+ * `node --cpu-prof` (summarise with `node --import tsx bench/profile-top.ts DIR/*.cpuprofile`);
+ * BENCH_ARGUS_NODE_ARGS adds node flags to the Argus agent process (e.g. V8 heap settings to compare).
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
