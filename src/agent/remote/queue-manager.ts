@@ -24,7 +24,7 @@ import { comparePositions, segmentSize, type WalPosition } from '../storage/segm
 import { RemoteWriteClient, type SendResult } from './client.js';
 import { BatchEncoder } from './encode.js';
 import { AckTracker, PositionFile } from './progress.js';
-import { QueueSeriesTable, SeriesState } from './series-table.js';
+import { QueueSeriesTable, QueueSeriesState } from './series-table.js';
 import { Shard, filterBatch, type Batch } from './shards.js';
 import { WalWatcher, type WatcherSink } from './watcher.js';
 
@@ -316,9 +316,9 @@ export class QueueManager {
       let highest = this.metrics.highestReadTimestampMs;
       for (let i = 0; i < n; i++) {
         const ref = refs[i]!;
-        const st = ref < state.length ? state[ref]! : SeriesState.Unknown;
-        if (st !== SeriesState.Live) {
-          if (st === SeriesState.Dropped) {
+        const st = ref < state.length ? state[ref]! : QueueSeriesState.Unknown;
+        if (st !== QueueSeriesState.Live) {
+          if (st === QueueSeriesState.Dropped) {
             this.metrics.samplesDroppedRelabel++;
             continue;
           }

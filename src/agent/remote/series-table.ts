@@ -11,7 +11,7 @@
 import type { Labels } from '../../model/labels.js';
 import { encodeLabelsV1 } from '../../codec/index.js';
 
-export const enum SeriesState {
+export const enum QueueSeriesState {
   Unknown = 0,
   /** Dropped by write relabeling (or relabeled to no labels): its samples are counted, not sent. */
   Dropped = 1,
@@ -46,7 +46,7 @@ export class QueueSeriesTable {
   }
 
   has(ref: number): boolean {
-    return ref < this.state.length && this.state[ref] !== SeriesState.Unknown;
+    return ref < this.state.length && this.state[ref] !== QueueSeriesState.Unknown;
   }
 
   /** A known ref mentioned again in `seg`. */
@@ -57,14 +57,14 @@ export class QueueSeriesTable {
   /** Records a new series (labels after external labels and relabeling; null or empty = dropped). */
   set(ref: number, labels: Labels | null, hash: number, seg: number): void {
     if (ref >= this.state.length) this.grow(ref + 1);
-    if (this.state[ref] !== SeriesState.Unknown) throw new Error(`remote write: series ref ${ref} recorded twice`);
+    if (this.state[ref] !== QueueSeriesState.Unknown) throw new Error(`remote write: series ref ${ref} recorded twice`);
     this.seg[ref] = seg;
     this.known++;
     if (labels === null || labels.length === 0) {
-      this.state[ref] = SeriesState.Dropped;
+      this.state[ref] = QueueSeriesState.Dropped;
       return;
     }
-    this.state[ref] = SeriesState.Live;
+    this.state[ref] = QueueSeriesState.Live;
     this.hash[ref] = hash;
     if (this.v2) {
       while (this.labels.length < ref) this.labels.push(undefined);
@@ -91,12 +91,12 @@ export class QueueSeriesTable {
     let n = 0;
     const { state } = this;
     for (let ref = 0; ref < state.length; ref++) {
-      if (state[ref] === SeriesState.Unknown || this.seg[ref]! > seg || keep.has(ref)) continue;
-      if (state[ref] === SeriesState.Live) {
+      if (state[ref] === QueueSeriesState.Unknown || this.seg[ref]! > seg || keep.has(ref)) continue;
+      if (state[ref] === QueueSeriesState.Live) {
         if (this.v2) this.labels[ref] = undefined;
         else this.arenaGarbage += this.labelLen[ref]!;
       }
-      state[ref] = SeriesState.Unknown;
+      state[ref] = QueueSeriesState.Unknown;
       n++;
     }
     this.known -= n;
@@ -141,7 +141,7 @@ export class QueueSeriesTable {
     let p = 0;
     const { state, labelOff, labelLen, arena } = this;
     for (let ref = 0; ref < state.length; ref++) {
-      if (state[ref] !== SeriesState.Live) continue;
+      if (state[ref] !== QueueSeriesState.Live) continue;
       const off = labelOff[ref]!;
       const len = labelLen[ref]!;
       a.set(arena.subarray(off, off + len), p);
