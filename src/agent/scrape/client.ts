@@ -254,7 +254,6 @@ class Flight {
   abort(deadline: boolean): void {
     if (this.aborted !== null) return;
     const err = new Error(deadline ? 'context deadline exceeded' : 'context canceled');
-    err.name = 'AbortError';
     this.aborted = err;
     this.res?.destroy(err);
     this.req?.destroy(err);
@@ -264,9 +263,7 @@ class Flight {
 function requestError(err: unknown, flight: Flight): string {
   // Cut by us: whatever the socket said on the way down ("aborted", "socket hang up") is a consequence.
   if (flight.aborted !== null) return flight.aborted.message;
-  const e = err as NodeJS.ErrnoException;
-  if (e?.name === 'AbortError') return 'context canceled';
-  return e?.message ?? String(err);
+  return (err as Error)?.message ?? String(err);
 }
 
 /**
