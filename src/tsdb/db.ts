@@ -94,7 +94,11 @@ export class TSDB {
         try {
           const dir = join(this.tenantDir(tenant), 'blocks');
           const res = await compactHeadOnce(head, dir, async (meta) => {
-            this.blocks.get(tenant)!.push(await openBlock(join(dir, meta.ulid)));
+            const block = await openBlock(join(dir, meta.ulid));
+            // The list is read after the await, and replaced rather than pushed to: removeBlocks may have
+            // installed a new array meanwhile (a block pushed to the old one would vanish from queries
+            // while the head drops its range), and queriers built earlier keep the list they saw.
+            this.blocks.set(tenant, [...this.getBlocks(tenant), block]);
             try {
               this.opts.onBlockWritten?.(tenant, dir, meta.ulid);
             } catch (err) {

@@ -267,3 +267,49 @@ test('through HTTP: pushes into compacted time are rejected as out of bounds; Pr
     await st.close();
   }
 });
+
+test('blocks removed while the head is being compacted do not take the new blocks out of the query path', async () => {
+  // Pruning (shipped blocks deleted locally) runs beside head compaction. Each removal installs a new
+  // block list; a new block registered into the list read before its open's awaits vanished from queries.
+  const dir = await mkdtemp(join(tmpdir(), 'argus-compact-'));
+  try {
+    const range = 60_000;
+    const db = await TSDB.open({ path: dir, headOptions: () => ({ chunkRangeMs: range }), compactIntervalMs: 0, logger: nopLogger });
+    const head = await db.head(TENANT);
+    let written = 0;
+    const write = async (fromMin: number, toMin: number): Promise<void> => {
+      for (let t = fromMin * range; t < toMin * range; t += 10_000) {
+        const app = head.appender();
+        for (let i = 0; i < 3; i++, written++) app.append(0, lbl(i), t, t + i);
+        await app.commit();
+      }
+    };
+    await write(0, 30);
+    await db.compactHeads();
+    const old = db.getBlocks(TENANT).slice(0, -1);
+    assert.ok(old.length > 20);
+    await write(30, 60);
+    // While the next blocks are cut, the old ones are removed one every millisecond.
+    let removedSamples = 0;
+    let compacting = true;
+    const removals: Promise<void>[] = [];
+    const pruner = (async () => {
+      while (compacting && old.length > 0) {
+        const b = old.shift()!;
+        removals.push(db.removeBlocks(TENANT, [b.meta.ulid]).then((gone) => void (removedSamples += gone.length * (b.meta.stats.numSamples ?? 0))));
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    await db.compactHeads();
+    compacting = false;
+    await pruner;
+    await Promise.all(removals);
+    assert.ok(removedSamples > 0, 'blocks were removed during the compaction');
+    const onDisk = (await readdir(join(dir, 'tenants', TENANT, 'blocks'))).filter((n) => /^[0-9A-Z]{26}$/.test(n)).sort();
+    assert.deepEqual(db.getBlocks(TENANT).map((b) => b.meta.ulid).sort(), onDisk, 'every block on disk that was not removed is queried');
+    assert.equal((await readAll(db)).size, written - removedSamples, 'every sample not in a removed block is readable');
+    await db.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
