@@ -100,7 +100,7 @@ const argusAgent: AgentKind = {
     retried: 'argus_remote_storage_samples_retried_total',
     bytes: 'argus_remote_storage_bytes_total',
     shards: 'argus_remote_storage_shards',
-    batches: '',
+    batches: 'argus_remote_storage_sent_batch_duration_seconds_count',
   },
   async start(config) {
     const args = (dir: string): string[] => {

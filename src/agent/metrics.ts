@@ -8,7 +8,7 @@
  * values of `extraLabelNames` (e.g. `replica="a"`).
  */
 import type { Registry } from 'prom-client';
-import { counterFrom, gaugeFrom, type EmitMetric } from '../util/metrics.js';
+import { BucketCounts, counterFrom, gaugeFrom, histogramFrom, type EmitMetric } from '../util/metrics.js';
 import type { Agent } from './agent.js';
 import type { ScrapeMetrics } from './scrape/metrics.js';
 import type { QueueManager, QueueMetrics } from './remote/index.js';
@@ -28,6 +28,10 @@ export function registerAgentMetrics(registry: Registry, agents: () => Iterable<
   const gauge = (name: string, help: string, labelNames: readonly string[], read: (e: AgentMetricsEntry, emit: EmitMetric) => void) =>
     gaugeFrom(registry, name, help, [...extraLabelNames, ...labelNames], (emit) => {
       for (const e of agents()) read(e, (ls, v) => emit({ ...e.labels, ...ls }, v));
+    });
+  const histogram = (name: string, help: string, labelNames: readonly string[], read: (e: AgentMetricsEntry, emit: (ls: Record<string, string>, h: BucketCounts) => void) => void) =>
+    histogramFrom(registry, name, help, [...extraLabelNames, ...labelNames], (emit) => {
+      for (const e of agents()) read(e, (ls, h) => emit({ ...e.labels, ...ls }, h));
     });
 
   // Scraping.
@@ -81,6 +85,9 @@ export function registerAgentMetrics(registry: Registry, agents: () => Iterable<
     for (const q of e.agent.remote.queues()) emit({ remote_name: q.name, url: redactUrl(q.cfg.url) }, f(q));
   };
   const queueCounter = (name: string, help: string, key: keyof QueueMetrics) => counter(name, help, Q, (e, emit) => perQueue(e, emit, (q) => q.metrics[key]));
+  histogram('argus_remote_storage_sent_batch_duration_seconds', 'Duration of each remote-write request (one batch), successful or not.', Q, (e, emit) => {
+    for (const q of e.agent.remote.queues()) emit({ remote_name: q.name, url: redactUrl(q.cfg.url) }, q.sentBatchSeconds);
+  });
   queueCounter('argus_remote_storage_samples_total', 'Samples sent to remote storage and acknowledged.', 'samplesSent');
   queueCounter('argus_remote_storage_samples_failed_total', 'Samples dropped after an answer a retry cannot fix (4xx other than 429).', 'samplesFailed');
   queueCounter('argus_remote_storage_samples_retried_total', 'Sample sends that failed and were retried.', 'samplesRetried');

@@ -88,6 +88,11 @@ test('argus agent process: scrape → remote write, targets API, reload over HTT
     assert.ok(metricValue(metrics, 'argus_agent_wal_series')! > 0);
     const sent = metrics.split('\n').find((l) => l.startsWith('argus_remote_storage_samples_total{'));
     assert.ok(sent && Number(sent.split(' ')[1]) > 0, sent);
+    // Every request is timed: the histogram's count is the number of requests, its +Inf bucket the same.
+    const requests = metrics.split('\n').find((l) => l.startsWith('argus_remote_storage_sent_batch_duration_seconds_count{'));
+    const inf = metrics.split('\n').find((l) => l.startsWith('argus_remote_storage_sent_batch_duration_seconds_bucket{') && l.includes('le="+Inf"'));
+    assert.ok(requests && Number(requests.split(' ')[1]) > 0, requests);
+    assert.equal(inf?.split(' ')[1], requests.split(' ')[1]);
     assert.match(metrics, /argus_agent_targets\{scrape_job="one",health="up"\} 1/);
   } finally {
     await Promise.allSettled([agent.stop(), t1.stop(), t2.stop(), receiver.stop()]);

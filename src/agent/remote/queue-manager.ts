@@ -19,6 +19,7 @@ import { compileRelabelConfigs, type Relabeler } from '../relabel.js';
 import type { RemoteWriteConfig } from '../../config/prometheus-types.js';
 import type { SamplesColumns } from '../../tsdb/wal/records.js';
 import type { Logger } from '../../util/log.js';
+import { BucketCounts } from '../../util/metrics.js';
 import type { AgentStorage } from '../storage/agent-storage.js';
 import { comparePositions, segmentSize, type WalPosition } from '../storage/segments.js';
 import { RemoteWriteClient, type SendResult } from './client.js';
@@ -119,6 +120,8 @@ export function defaultQueueName(url: string): string {
 export class QueueManager {
   readonly name: string;
   readonly cfg: RemoteWriteConfig;
+  /** Seconds each send attempt took, answered or not (Prometheus's sent_batch_duration_seconds). */
+  readonly sentBatchSeconds = new BucketCounts();
   readonly metrics: QueueMetrics = {
     samplesIn: 0,
     samplesSent: 0,
@@ -384,6 +387,7 @@ export class QueueManager {
       body ??= this.encode(b);
       const res = await this.client.send(body, attempt, this.abort.signal);
       if (this.hardStopped) return; // aborted or racing shutdown: not acknowledged, resent after restart
+      this.sentBatchSeconds.observe(res.durationMs / 1000);
       if (res.outcome === 'ok') {
         this.onSent(b, body.length, res);
         return;
