@@ -299,7 +299,7 @@ export class Compactor {
         try {
           const metas = state.blocks.filter((b) => !b.deletionMark).map((b) => b.meta);
           await this.opts.downsample({ bucket: this.bucket, workDir: await this.scratch('downsample'), logger: this.log, metas, now: this.now(), signal });
-          this.log.info('downsampling step done', { blocks: metas.length, durationMs: Math.round(performance.now() - t0) });
+          this.log.info('downsampling step done', { blocks: metas.length, duration_ms: Math.round(performance.now() - t0) });
         } catch (err) {
           if (signal.aborted) throw err;
           m.downsampleFailures++;
@@ -313,7 +313,7 @@ export class Compactor {
     } catch (err) {
       m.runFailures++;
       m.lastRunDurationMs = performance.now() - started;
-      this.log.error(signal.aborted ? 'compaction run aborted' : 'compaction run failed', { err, durationMs: Math.round(m.lastRunDurationMs) });
+      this.log.error(signal.aborted ? 'compaction run aborted' : 'compaction run failed', { err, duration_ms: Math.round(m.lastRunDurationMs) });
       throw err;
     }
     summary.durationMs = m.lastRunDurationMs = performance.now() - started;
@@ -321,12 +321,12 @@ export class Compactor {
     else m.lastSuccessfulRun = this.now();
     this.log.info('compaction run done', {
       compactions: summary.compactions.length,
-      redundantMarked: summary.redundantMarked.length,
-      retentionMarked: summary.retentionMarked.length,
+      redundant_marked: summary.redundantMarked.length,
+      retention_marked: summary.retentionMarked.length,
       deleted: summary.deleted.length,
-      partialDeleted: summary.partialDeleted.length,
+      partial_deleted: summary.partialDeleted.length,
       errors: summary.errors.length,
-      durationMs: Math.round(summary.durationMs),
+      duration_ms: Math.round(summary.durationMs),
     });
     return summary;
   }
@@ -416,7 +416,7 @@ export class Compactor {
         this.log.info('marked block for deletion: its data is already in another block', {
           group: group.key,
           block: b.meta.ulid,
-          coveredBy: cover.meta.ulid,
+          covered_by: cover.meta.ulid,
         });
       }
     }
@@ -455,7 +455,7 @@ export class Compactor {
       this.log.info('marked block for deletion: past retention', {
         block: meta.ulid,
         resolution: meta.thanos?.downsample?.resolution ?? 0,
-        maxTime: new Date(meta.maxTime).toISOString(),
+        max_time: new Date(meta.maxTime).toISOString(),
       });
     }
   }
@@ -481,7 +481,7 @@ export class Compactor {
       this.metrics.blocksDeleted++;
       this.log.info('deleted block marked for deletion', {
         block: b.meta.ulid,
-        markedAt: new Date(mark.deletion_time * 1000).toISOString(),
+        marked_at: new Date(mark.deletion_time * 1000).toISOString(),
         objects: b.keys.length,
       });
     }

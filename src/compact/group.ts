@@ -69,9 +69,9 @@ export async function compactPlan(group: CompactionGroup, plan: Plan, opts: Comp
     kind: plan.kind,
     range: plan.range,
     blocks: srcList.join(','),
-    minTime: minT,
-    maxTime: maxT,
-    newBlock: ulid,
+    min_time: minT,
+    max_time: maxT,
+    new_block: ulid,
     level,
   });
 
@@ -118,27 +118,27 @@ export async function compactPlan(group: CompactionGroup, plan: Plan, opts: Comp
       group: group.key,
       kind: plan.kind,
       blocks: srcList.join(','),
-      newBlock: ulid,
-      minTime: minT,
-      maxTime: maxT,
+      new_block: ulid,
+      min_time: minT,
+      max_time: maxT,
       level,
       series: meta.stats.numSeries,
       samples: meta.stats.numSamples,
       chunks: meta.stats.numChunks,
-      chunksCopied: stats.chunksCopied,
-      chunksEncoded: stats.chunksEncoded,
-      duplicateSamples: stats.duplicateSamples,
-      conflictingSamples: stats.conflictingSamples,
-      deletedSamples: stats.deletedSamples,
-      bytesRead,
-      bytesUploaded,
-      durationMs: Math.round(durationMs),
+      chunks_copied: stats.chunksCopied,
+      chunks_encoded: stats.chunksEncoded,
+      duplicate_samples: stats.duplicateSamples,
+      conflicting_samples: stats.conflictingSamples,
+      deleted_samples: stats.deletedSamples,
+      bytes_read: bytesRead,
+      bytes_uploaded: bytesUploaded,
+      duration_ms: Math.round(durationMs),
     });
     if (stats.conflictingSamples > 0) {
       log.warn('sources disagreed on sample values at equal timestamps; kept the larger bit pattern', {
         group: group.key,
-        newBlock: ulid,
-        conflictingSamples: stats.conflictingSamples,
+        new_block: ulid,
+        conflicting_samples: stats.conflictingSamples,
       });
     }
     return { group: group.key, kind: plan.kind, sources: srcList, block: uploaded, stats, bytesRead, bytesUploaded, durationMs };

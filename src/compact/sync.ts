@@ -192,20 +192,20 @@ export class BucketSyncer {
     }
     const age = t - newest;
     if (age < consistencyDelayMs) {
-      log.debug('block without meta.json is younger than the consistency delay; assuming it is being uploaded', { block: ulid, ageMs: age });
+      log.debug('block without meta.json is younger than the consistency delay; assuming it is being uploaded', { block: ulid, age_ms: age });
       return false;
     }
     if (age < partialUploadThresholdMs) {
       log.info('partial block (no meta.json); it will be deleted once older than the partial-upload threshold', {
         block: ulid,
-        ageMs: age,
-        thresholdMs: partialUploadThresholdMs,
+        age_ms: age,
+        threshold_ms: partialUploadThresholdMs,
         objects: keys.length,
       });
       return false;
     }
     await deleteBlockObjects(this.bucket, ulid, keys);
-    log.warn('deleted aborted partial upload (no meta.json)', { block: ulid, ageMs: age, objects: keys.length });
+    log.warn('deleted aborted partial upload (no meta.json)', { block: ulid, age_ms: age, objects: keys.length });
     return true;
   }
 }

@@ -348,7 +348,7 @@ export class BucketStore implements Queryable {
       try {
         await this.sync();
       } catch (err) {
-        this.logger.error('block sync failed; retrying at the next interval', { err, intervalMs });
+        this.logger.error('block sync failed; retrying at the next interval', { err, interval_ms: intervalMs });
       }
       if (!this.stopped) {
         this.timer = setTimeout(() => void loop(), intervalMs);
