@@ -267,7 +267,7 @@ describe('vertical compaction', () => {
     const res = (await c.runOnce()).compactions[0]!;
     assert.equal(res.stats.conflictingSamples, 3);
     assert.equal(c.metrics.conflictingSamples, 3);
-    assert.ok(lines.some((l) => l.includes('level=warn') && l.includes('conflictingSamples=3')));
+    assert.ok(lines.some((l) => l.includes('level=warn') && l.includes('conflicting_samples=3')));
     assertSamples(await readBucket(bucket), expected(want), 'conflicts resolved');
   });
 });
