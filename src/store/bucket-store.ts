@@ -105,6 +105,9 @@ export class BucketStore implements Queryable {
   /** Last load error per block, so that a block failing at every sync is logged once per distinct error. */
   private readonly lastError = new Map<string, string>();
   private syncing: Promise<SyncResult> | null = null;
+  /** The run queued behind `syncing` for calls made while it was in progress. */
+  private queuedSync: Promise<SyncResult> | null = null;
+  private closed = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = true;
   private syncs = 0;
@@ -156,13 +159,29 @@ export class BucketStore implements Queryable {
     };
   }
 
-  /** Reconciles the served blocks with the bucket. Concurrent calls share one run. */
+  /**
+   * Reconciles the served blocks with the bucket. The result always reflects a listing made after the
+   * call: a sync in progress may have listed the bucket before the caller's upload, so a call during one
+   * waits for it and then for one more run, which every call made meanwhile shares.
+   */
   sync(): Promise<SyncResult> {
-    if (this.syncing !== null) return this.syncing;
-    this.syncing = this.runSync().finally(() => {
-      this.syncing = null;
+    if (this.syncing === null) return this.startSync();
+    this.queuedSync ??= this.syncing
+      .catch(() => undefined)
+      .then(() => {
+        this.queuedSync = null;
+        if (this.closed) throw new Error('store gateway closed; sync not run');
+        return this.syncing ?? this.startSync(); // a run started after the previous one ended will do
+      });
+    return this.queuedSync;
+  }
+
+  private startSync(): Promise<SyncResult> {
+    const run = this.runSync().finally(() => {
+      if (this.syncing === run) this.syncing = null;
     });
-    return this.syncing;
+    this.syncing = run;
+    return run;
   }
 
   private async runSync(): Promise<SyncResult> {
@@ -364,10 +383,12 @@ export class BucketStore implements Queryable {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     await this.syncing?.catch(() => undefined);
+    await this.queuedSync?.catch(() => undefined);
   }
 
   /** Stops syncing and forgets every block and cached byte. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.stop();
     this.byId.clear();
     this.sorted = [];

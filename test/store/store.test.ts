@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { Matcher, MatchType } from '../../src/model/matcher.js';
-import { MemoryBucket } from '../../src/objstore/index.js';
+import { MemoryBucket, type IterOptions } from '../../src/objstore/index.js';
 import { MergeQuerier } from '../../src/storage/merge.js';
 import type { Querier } from '../../src/storage/interface.js';
 import { encodeTombstones, openBlock, writeBlock, type Block, type BlockMeta } from '../../src/tsdb/block/index.js';
@@ -206,6 +206,38 @@ describe('BucketStore answers like the in-memory block reader', () => {
 });
 
 describe('BucketStore sync', () => {
+  test('a sync called while one is in progress reflects a listing made after the call', async () => {
+    // The shipper uploads a block, then syncs so that the local copy may go: a sync already running may
+    // have listed the bucket before the upload, so sharing its result would miss the block.
+    const dir = join(root, 'sync-queued');
+    let release: () => void = () => {};
+    let gate: Promise<void> | null = null;
+    class GatedBucket extends MemoryBucket {
+      override async *iter(prefix: string, opts?: IterOptions): AsyncIterable<string> {
+        const items: string[] = [];
+        for await (const x of super.iter(prefix, opts)) items.push(x);
+        if (gate !== null) await gate; // listed, not yet reconciled
+        yield* items;
+      }
+    }
+    const bucket = new GatedBucket();
+    const ua = await uploadBlockDir(bucket, await writeRaw(dir, makeSeries(21, 5, T0, T0 + 2 * H, 60_000), T0, T0 + 2 * H));
+    const store = new BucketStore({ bucket });
+    gate = new Promise((r) => (release = r));
+    const first = store.sync(); // lists [a], then waits at the gate
+    await new Promise((r) => setTimeout(r, 10));
+    const ub = await uploadBlockDir(bucket, await writeRaw(dir, makeSeries(22, 5, T0 + 2 * H, T0 + 4 * H, 60_000), T0 + 2 * H, T0 + 4 * H));
+    const second = store.sync();
+    const third = store.sync();
+    assert.equal(second, third, 'calls made during one run share the next run');
+    gate = null;
+    release();
+    assert.deepEqual((await first).added, [ua]);
+    assert.deepEqual((await second).added, [ub], 'the queued run saw the block uploaded after the first listing');
+    assert.deepEqual(store.blocks().map((b) => b.ulid), [ua, ub]);
+    await store.close();
+  });
+
   test('picks up new blocks, drops removed and deletion-marked ones, skips partial uploads, filters by external labels', async () => {
     const dir = join(root, 'sync');
     const bucket = new MemoryBucket();
