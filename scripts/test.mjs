@@ -3,7 +3,8 @@
 // Node 20's runner needs the files listed explicitly; this script lists them, passes extra arguments
 // through (e.g. `npm test -- test/receive`), and fails when no test ran.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -26,7 +27,20 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files];
+// Failures also go, one short entry each, to a file printed at the end (see failure-reporter.mjs).
+const failuresDir = mkdtempSync(join(tmpdir(), 'argus-test-failures-'));
+const failuresFile = join(failuresDir, 'failures.txt');
+const args = [
+  '--import',
+  'tsx',
+  '--test',
+  '--test-concurrency=2',
+  '--test-reporter=spec',
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${join(root, 'scripts', 'failure-reporter.mjs')}`,
+  `--test-reporter-destination=${failuresFile}`,
+  ...files,
+];
 const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
 // The runner's summary lines (`ℹ tests N`, `ℹ pass N`, ...) are read line by line from the whole output,
 // the last of each kept: log lines that child processes print after the summary cannot hide it.
@@ -46,6 +60,14 @@ child.stdout.on('data', (d) => {
 });
 child.on('close', (code, signal) => {
   scan('\n');
+  let failures = '';
+  try {
+    failures = readFileSync(failuresFile, 'utf8');
+  } catch {
+    // no failure file: the runner wrote nothing there
+  }
+  rmSync(failuresDir, { recursive: true, force: true });
+  if (failures.trim() !== '') console.log(`\nFailed tests (the full account of each is above):\n${failures}`);
   if (!summary.tests) {
     console.error(`test: the runner reported 0 tests (exit code ${code}, signal ${signal}); failing`);
     process.exit(1);
