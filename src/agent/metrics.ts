@@ -81,13 +81,13 @@ export function registerAgentMetrics(registry: Registry, agents: () => Iterable<
 
   // Remote write, per queue.
   const Q = ['remote_name', 'url'];
-  const perQueue = (e: AgentMetricsEntry, emit: EmitMetric, f: (q: QueueManager) => number) => {
+  const perQueue = <V>(e: AgentMetricsEntry, emit: (labels: Record<string, string>, v: V) => void, f: (q: QueueManager) => V) => {
     for (const q of e.agent.remote.queues()) emit({ remote_name: q.name, url: redactUrl(q.cfg.url) }, f(q));
   };
   const queueCounter = (name: string, help: string, key: keyof QueueMetrics) => counter(name, help, Q, (e, emit) => perQueue(e, emit, (q) => q.metrics[key]));
-  histogram('argus_remote_storage_sent_batch_duration_seconds', 'Duration of each remote-write request (one batch), successful or not.', Q, (e, emit) => {
-    for (const q of e.agent.remote.queues()) emit({ remote_name: q.name, url: redactUrl(q.cfg.url) }, q.sentBatchSeconds);
-  });
+  histogram('argus_remote_storage_sent_batch_duration_seconds', 'Duration of each remote-write request (one batch), successful or not.', Q, (e, emit) =>
+    perQueue(e, emit, (q) => q.sentBatchSeconds),
+  );
   queueCounter('argus_remote_storage_samples_total', 'Samples sent to remote storage and acknowledged.', 'samplesSent');
   queueCounter('argus_remote_storage_samples_failed_total', 'Samples dropped after an answer a retry cannot fix (4xx other than 429).', 'samplesFailed');
   queueCounter('argus_remote_storage_samples_retried_total', 'Sample sends that failed and were retried.', 'samplesRetried');

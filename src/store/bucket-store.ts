@@ -176,12 +176,12 @@ export class BucketStore implements Queryable {
     return this.queuedSync;
   }
 
+  /** Only called when no run is in progress. */
   private startSync(): Promise<SyncResult> {
-    const run = this.runSync().finally(() => {
-      if (this.syncing === run) this.syncing = null;
+    this.syncing = this.runSync().finally(() => {
+      this.syncing = null;
     });
-    this.syncing = run;
-    return run;
+    return this.syncing;
   }
 
   private async runSync(): Promise<SyncResult> {

@@ -76,11 +76,9 @@ export type EmitHistogram = (labels: MetricLabels, h: BucketCounts) => void;
  */
 export function histogramFrom(registry: Registry, name: string, help: string, labelNames: readonly string[], read: (emit: EmitHistogram) => void): void {
   // prom-client's registry renders any object with this shape (its own Histogram's `get()` output).
+  const header = { name, help, type: 'histogram', aggregator: 'sum' } as const;
   const metric = {
-    name,
-    help,
-    type: 'histogram' as const,
-    aggregator: 'sum' as const,
+    ...header,
     labelNames,
     reset(): void {},
     async get() {
@@ -94,7 +92,7 @@ export function histogramFrom(registry: Registry, name: string, help: string, la
         values.push({ labels, value: h.sum, metricName: `${name}_sum` });
         values.push({ labels, value: h.count, metricName: `${name}_count` });
       });
-      return { name, help, type: 'histogram' as const, aggregator: 'sum' as const, values };
+      return { ...header, values };
     },
   };
   registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
